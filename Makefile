@@ -1,0 +1,81 @@
+# tollgate -- one GNU Makefile.
+#   make            build build/tollgate
+#   make run        install missing packages, build, init ./tollgate-data, serve on 127.0.0.1:8080
+#   make test       install missing packages, build, unit tests (ASan+UBSan), integration tests
+#   make unit       unit tests only        make integration   integration tests only
+#   make bench      benchmarks (bench/*.sh), results in docs/benchmarks.md
+#   make fmt        clang-format the C sources
+PKGS     := libmicrohttpd libcrypto sqlite3 jansson expat libcurl inih
+CC       ?= cc
+CSTD     := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CFLAGS   ?= -O2 -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) $(PKG_CFLAGS) -Isrc
+LDLIBS   = $(PKG_LIBS) -lpthread -lm
+SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+LIB_SRC  := $(filter-out src/main.c,$(wildcard src/*/*.c))
+HDRS     := $(wildcard src/*/*.h)
+OBJ      := $(LIB_SRC:src/%.c=build/obj/%.o)
+SAN_OBJ  := $(LIB_SRC:src/%.c=build/san/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
+
+.PHONY: all run test unit integration deps deps-build bench fmt clean
+all: build/tollgate $(BENCH_BIN)
+
+deps:
+	@sh scripts/deps.sh test
+deps-build:
+	@sh scripts/deps.sh build
+
+build/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(ALL_CFLAGS) -c $< -o $@
+build/libtollgate.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $(OBJ)
+build/tollgate: src/main.c build/libtollgate.a
+	$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
+
+build/san/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC(san) $<"
+	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c $< -o $@
+build/san/libtollgate.a: $(SAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $(SAN_OBJ)
+build/san/tests/%: tests/unit/%.c build/san/libtollgate.a $(HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) $< build/san/libtollgate.a $(LDLIBS) -lcmocka -o $@
+
+build/bench/%: bench/%.c build/libtollgate.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
+
+run: deps-build
+	@$(MAKE) --no-print-directory build/tollgate
+	@sh scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all $(UNIT_BIN)
+	@sh tests/run.sh all
+
+unit: $(UNIT_BIN)
+	@sh tests/run.sh unit
+integration: all
+	@sh tests/run.sh integration
+
+bench: deps all
+	@for b in bench/*.sh; do echo "== $$b"; sh $$b || exit 1; done
+
+fmt:
+	clang-format -i src/*/*.c src/*/*.h src/main.c tests/unit/*.c bench/*.c
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+#!/bin/sh
+# deps.sh -- install what tollgate needs to build, run and test, on Debian 12.
+# Idempotent and silent when everything is present. Run as root (or with sudo).
+#   scripts/deps.sh build   packages to build and run
+#   scripts/deps.sh test    + the real S3 clients, nginx, wrk, node packages for tests
+set -e
+MODE=${1:-test}
+BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libssl-dev libsqlite3-dev
+ libjansson-dev libexpat1-dev libcurl4-openssl-dev libinih-dev libcmocka-dev"
+TEST_PKGS="curl awscli python3 python3-boto3 rclone s3cmd nginx wrk time procps
+ nodejs npm sqlite3"
+
+pkgs=$BUILD_PKGS
+[ "$MODE" = test ] && pkgs="$pkgs $TEST_PKGS"
+
+missing=""
+for p in $pkgs; do
+    # npm may come with a non-Debian node install: accept the command.
+    if [ "$p" = npm ] && command -v npm >/dev/null 2>&1; then continue; fi
+    if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    echo "deps: installing:$missing" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq >&2
+    # shellcheck disable=SC2086
+    $SUDO apt-get install -y -qq --no-install-recommends $missing >&2
+fi
+
+[ "$MODE" = test ] || exit 0
+# Node packages used by tests: exact versions from committed lockfiles.
+here=$(cd "$(dirname "$0")/.." && pwd)
+for lock in "$here"/tests/*/package-lock.json; do
+    [ -f "$lock" ] || continue
+    d=$(dirname "$lock")
+    stamp="$d/node_modules/.tollgate-stamp"
+    if [ ! -f "$stamp" ] || [ "$lock" -nt "$stamp" ]; then
+        echo "deps: npm ci in ${d#$here/}" >&2
+        (cd "$d" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error >&2)
+        touch "$stamp"
+    fi
+done

@@ -1,0 +1,141 @@
+/* s3.h -- the S3 protocol: AWS Signature V4 (one implementation for signing and
+ * verifying: header, presigned query, streaming chunk signatures and trailers) and
+ * SigV2 (header and presigned query), checksums, and the S3 API request handler
+ * that serves path-style requests from a struct store.
+ *
+ * S3 rules, not the generic SigV4 ones: the canonical URI is the path as sent (no
+ * dot-segment or slash normalization, no double encoding), re-encoded per byte. */
+#ifndef TG_S3_H
+#define TG_S3_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* ---- SigV4 / SigV2 ------------------------------------------------------------ */
+
+#define S3_SIG_MAX_EXPIRES 604800 /* 7 days: X-Amz-Expires above this is refused */
+#define S3_SIG_MAX_SKEW 900       /* 15 minutes of clock skew for header auth */
+#define S3_AKID_MAX 128
+#define S3_SECRET_MAX 128
+
+/* The parts of an HTTP request that signing sees. `header` looks a header up by
+ * lowercase name (false if absent). */
+struct s3_sig_req {
+    struct str method;
+    struct str path;  /* raw, as on the wire (percent-encoded) */
+    struct str query; /* raw, without '?' */
+    bool (*header)(void *ctx, const char *lname, struct str *value);
+    void *ctx;
+};
+
+/* Finds the secret of an access key id: writes it NUL-terminated into secret and
+ * returns 0, or -ERR_INVALID_ACCESS_KEY. */
+typedef int (*s3_secret_fn)(void *ctx, struct str akid, char *secret, size_t cap);
+
+enum s3_auth_kind {
+    S3_AUTH_ANON,     /* no credentials at all */
+    S3_AUTH_V4_HEADER,
+    S3_AUTH_V4_QUERY,
+    S3_AUTH_V2_HEADER,
+    S3_AUTH_V2_QUERY,
+};
+enum s3_payload {
+    S3_PAYLOAD_UNSIGNED,          /* UNSIGNED-PAYLOAD, presigned, SigV2 */
+    S3_PAYLOAD_SHA256,            /* x-amz-content-sha256 = hex digest: verify at end */
+    S3_PAYLOAD_STREAMING,         /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD */
+    S3_PAYLOAD_STREAMING_TRAILER, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
+    S3_PAYLOAD_UNSIGNED_TRAILER,  /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
+};
+/* A verified request's authentication. */
+struct s3_auth {
+    enum s3_auth_kind kind;
+    enum s3_payload payload;
+    char akid[S3_AKID_MAX];
+    uint8_t payload_sha256[32];   /* when payload == S3_PAYLOAD_SHA256 */
+    /* For streaming: the seed signature and the material to verify chunks. */
+    uint8_t seed_sig[32];
+    uint8_t signing_key[32];
+    char amz_date[20];            /* 20130524T000000Z */
+    char scope[128];              /* 20130524/us-east-1/s3/aws4_request */
+    int64_t expires_at;           /* presigned: when the URL stops working; else 0 */
+};
+
+/* Verify the request's signature, if it carries one (S3_AUTH_ANON otherwise, which
+ * the caller may refuse). now: tg_now(). region: the server's region; a credential
+ * scope naming another region is refused (AuthorizationHeaderMalformed).
+ * Errors: -ERR_SIGNATURE, -ERR_INVALID_ACCESS_KEY, -ERR_TIME_SKEWED, -ERR_EXPIRED,
+ * -ERR_AUTH_QUERY (bad presign parameters, X-Amz-Expires > 7 days), -ERR_AUTH_HEADER,
+ * -ERR_MISSING_DATE. The derived signing key is cached per (key, date, region, service). */
+int s3_auth_verify(const struct s3_sig_req *r, int64_t now, const char *region,
+                   s3_secret_fn secret, void *secret_ctx, struct s3_auth *out);
+
+/* Presign: build a SigV4 query-auth URL (path-style). `extra_query` is additional
+ * query parameters that are signed too (e.g. response-content-disposition), given
+ * as name/value pairs, unencoded; `n_extra` pairs. Result: full URL in out. */
+struct s3_presign {
+    const char *method;     /* "GET" */
+    const char *scheme;     /* "http" or "https" */
+    const char *host;       /* host[:port] as the client will send it */
+    const char *bucket;     /* unencoded */
+    const char *key;        /* unencoded */
+    const char *akid, *secret, *region;
+    int64_t now;            /* signing time */
+    int64_t expires;        /* seconds, 1..S3_SIG_MAX_EXPIRES */
+    const char *const *extra_query; /* name, value, name, value, ... */
+    size_t n_extra;
+};
+int s3_presign_url(const struct s3_presign *p, struct buf *out);
+
+/* Header signing for clients (tests, the remote backend): computes the Authorization
+ * header for the canonical request described by r (its `header` callback must return
+ * every header named in signed_headers, lowercase, ';'-separated, sorted), with the
+ * given payload hash (hex or UNSIGNED-PAYLOAD). */
+int s3_sign_header(const struct s3_sig_req *r, const char *signed_headers,
+                   const char *payload_hash, const char *akid, const char *secret,
+                   const char *region, int64_t now, struct buf *authorization);
+
+/* Canonical request / string to sign, exposed for the unit tests of the vectors. */
+int s3_sig_canonical_request(const struct s3_sig_req *r, const char *signed_headers,
+                             const char *payload_hash, bool presigned, struct buf *out);
+void s3_sig_signing_key(const char *secret, const char *date8, const char *region,
+                        const char *service, uint8_t out[32]);
+
+/* ---- streaming bodies (aws-chunked) -------------------------------------------- */
+
+/* Decodes an aws-chunked body as it arrives: verifies each chunk's signature
+ * (signed modes), passes the decoded data to sink, reads trailers (checksums and
+ * x-amz-trailer-signature) and verifies them. Limits: chunk header line <= 4 KiB,
+ * trailers <= 8 KiB. */
+struct s3_chunked;
+int s3_chunked_new(const struct s3_auth *auth, struct s3_chunked **out);
+int s3_chunked_feed(struct s3_chunked *c, const uint8_t *p, size_t n,
+                    int (*sink)(void *ctx, const uint8_t *p, size_t n), void *sink_ctx);
+/* At the end of the HTTP body: -ERR_INCOMPLETE_BODY unless the final chunk and trailers
+ * were complete. */
+int s3_chunked_finish(struct s3_chunked *c);
+/* A trailer value by lowercase name (after finish). */
+bool s3_chunked_trailer(const struct s3_chunked *c, const char *lname, struct str *value);
+uint64_t s3_chunked_decoded_len(const struct s3_chunked *c);
+void s3_chunked_free(struct s3_chunked *c);
+
+/* ---- checksums (x-amz-checksum-*) ---------------------------------------------- */
+
+enum s3_cksum_alg { S3_CKSUM_NONE, S3_CKSUM_CRC32, S3_CKSUM_CRC32C, S3_CKSUM_SHA1,
+                    S3_CKSUM_SHA256 };
+struct s3_cksum {
+    enum s3_cksum_alg alg;
+    uint32_t crc;
+    void *h; /* struct crypto_hash * for sha1/sha256 */
+};
+/* "crc32" / "x-amz-checksum-crc32" / "CRC32" -> alg; S3_CKSUM_NONE if unknown. */
+enum s3_cksum_alg s3_cksum_alg_parse(struct str name);
+const char *s3_cksum_header(enum s3_cksum_alg alg); /* "x-amz-checksum-crc32" */
+int s3_cksum_init(struct s3_cksum *c, enum s3_cksum_alg alg);
+void s3_cksum_update(struct s3_cksum *c, const void *p, size_t n);
+/* Base64 of the digest into out (NUL-terminated, >= 48 bytes). Releases the state. */
+int s3_cksum_final(struct s3_cksum *c, char *out, size_t cap);
+void s3_cksum_release(struct s3_cksum *c);
+
+#endif

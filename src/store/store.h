@@ -1,0 +1,168 @@
+/* store.h -- the object-store interface and its backends.
+ *
+ * Local backend (the embedded default), DESIGN.md "Storage":
+ *   DIR/meta.db      SQLite in WAL mode: buckets, objects (key -> blob row),
+ *                    multipart uploads and parts
+ *   DIR/blobs/ab/cd/<sha256hex>   bodies, content-addressed, immutable
+ *   DIR/tmp/         uploads in progress; emptied by store_open
+ * A put streams to tmp/ while hashing (SHA-256 + MD5), fsyncs, renames into blobs/
+ * (fsync of the directory), then commits the key -> blob row in one transaction.
+ * Readers see the old object or the new one, never a prefix; an acknowledged put
+ * survives kill -9 and power loss. Keys are rows, not paths: no key can escape DIR.
+ * Unreferenced blobs are removed by store_gc (with a grace period so a put between
+ * rename and commit is never collected).
+ *
+ * Thread safety: one struct store is shared by all server threads; every function
+ * may be called concurrently (each thread uses its own SQLite connection). Other
+ * processes (the CLI) may use the same DIR at the same time.
+ * All functions return 0 or a negative error (util.h); out-params only on success. */
+#ifndef TG_STORE_H
+#define TG_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+#define STORE_KEY_MAX 1024         /* bytes, as S3 */
+#define STORE_BUCKET_MIN 3
+#define STORE_BUCKET_MAX 63
+#define STORE_PART_MIN 1
+#define STORE_PART_MAX 10000
+#define STORE_PART_SIZE_MIN (5u << 20) /* all parts but the last */
+#define STORE_LIST_MAX 1000            /* keys per listing page */
+#define STORE_ETAG_MAX 48              /* "<32 hex>-10000" + NUL, unquoted */
+#define STORE_UPLOAD_ID_MAX 64
+
+struct store;
+
+/* What the S3 layer attaches to an object; the store keeps it verbatim. */
+struct store_attrs {
+    const char *content_type; /* NULL = application/octet-stream (binary/octet-stream for S3) */
+    const char *meta_json;    /* JSON object of stored response headers, or NULL:
+                                 x-amz-meta-*, content-disposition, cache-control, ... */
+};
+
+struct store_obj_info {
+    uint64_t size;
+    int64_t mtime_us;               /* last modified, microseconds since epoch */
+    char etag[STORE_ETAG_MAX];      /* unquoted: 32 hex, or 32 hex "-" parts */
+    uint8_t sha256[32];
+    char *content_type;             /* malloc'd */
+    char *meta_json;                /* malloc'd, "{}" when none */
+};
+void store_obj_info_release(struct store_obj_info *info); /* NULL-safe, zeroes */
+
+/* Validation (pure): S3 bucket naming rules; key 1..1024 bytes of valid UTF-8
+ * without NUL. Return 0 or -ERR_INVALID_BUCKET_NAME / -ERR_KEY_TOO_LONG /
+ * -ERR_INVALID_KEY. */
+int store_bucket_name_check(struct str name);
+int store_key_check(struct str key);
+
+/* Opens DIR (creates blobs/, tmp/ and the tables if missing), cleans tmp/. */
+int store_open(const char *data_dir, struct store **out);
+void store_close(struct store *st); /* NULL-safe */
+
+/* ---- buckets ---- */
+/* -ERR_EXISTS when it exists already (S3 us-east-1 then answers 200). */
+int store_bucket_create(struct store *st, struct str bucket);
+int store_bucket_delete(struct store *st, struct str bucket); /* -ERR_BUCKET_NOT_EMPTY */
+int store_bucket_exists(struct store *st, struct str bucket); /* 0 or -ERR_NO_SUCH_BUCKET */
+struct store_bucket {
+    const char *name;
+    int64_t created_us;
+};
+int store_bucket_list(struct store *st, int (*fn)(void *ctx, const struct store_bucket *b),
+                      void *ctx);
+
+/* ---- writing ---- */
+struct store_put;
+int store_put_begin(struct store *st, struct store_put **out);
+int store_put_write(struct store_put *p, const void *data, size_t n);
+uint64_t store_put_size(const struct store_put *p);
+/* Finish hashing (idempotent); digests of everything written. */
+int store_put_digest(struct store_put *p, uint8_t sha256[32], uint8_t md5[16]);
+/* fsync + rename into blobs/ + commit the row (replacing any previous object).
+ * Frees p whatever the result. -ERR_NO_SUCH_BUCKET if the bucket is gone. */
+int store_put_commit(struct store_put *p, struct str bucket, struct str key,
+                     const struct store_attrs *attrs, struct store_obj_info *out);
+void store_put_abort(struct store_put *p); /* removes the temp file; NULL-safe */
+
+/* ---- reading ---- */
+int store_obj_head(struct store *st, struct str bucket, struct str key,
+                   struct store_obj_info *out); /* -ERR_NO_SUCH_KEY / -ERR_NO_SUCH_BUCKET */
+/* Head + an open read-only fd of the body (caller closes). The fd stays readable even
+ * if the object is replaced or deleted meanwhile. */
+int store_obj_open(struct store *st, struct str bucket, struct str key,
+                   struct store_obj_info *out, int *fd_out);
+/* Deleting a missing key succeeds (as S3). */
+int store_obj_delete(struct store *st, struct str bucket, struct str key);
+/* Server-side copy (no byte copy: blobs are shared). attrs NULL = keep source's. */
+int store_obj_copy(struct store *st, struct str src_bucket, struct str src_key,
+                   struct str dst_bucket, struct str dst_key, const struct store_attrs *attrs,
+                   struct store_obj_info *out);
+
+/* ---- listing ---- */
+struct store_list_req {
+    struct str bucket, prefix, delimiter;
+    struct str after;  /* exclusive start: marker / start-after / continuation */
+    unsigned max_keys; /* 0..STORE_LIST_MAX; 0 lists nothing but is valid */
+};
+struct store_list_entry {
+    const char *key;            /* set for an object */
+    const char *common_prefix;  /* set for a CommonPrefixes entry (then info is NULL) */
+    const struct store_obj_info *info;
+};
+struct store_list_res {
+    bool truncated;
+    char *next_after; /* malloc'd: the last key or common prefix returned, when truncated */
+    unsigned count;   /* keys + common prefixes returned */
+};
+/* Calls fn for each entry in key order (UTF-8 byte order). Each common prefix counts as
+ * one entry against max_keys, as S3. */
+int store_obj_list(struct store *st, const struct store_list_req *req,
+                   int (*fn)(void *ctx, const struct store_list_entry *e), void *ctx,
+                   struct store_list_res *res);
+void store_list_res_release(struct store_list_res *res);
+
+/* ---- multipart ---- */
+int store_mpu_create(struct store *st, struct str bucket, struct str key,
+                     const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
+/* Commits a put as part `part` (replacing an earlier one of that number); frees p.
+ * etag_out: unquoted md5 hex. */
+int store_mpu_part_commit(struct store_put *p, struct str bucket, struct str key,
+                          struct str upload_id, unsigned part, char etag_out[STORE_ETAG_MAX]);
+struct store_mpu_part {
+    unsigned part;
+    char etag[STORE_ETAG_MAX]; /* unquoted */
+    uint64_t size;
+    int64_t mtime_us;
+};
+/* parts: as the client sent them (must be ascending, etags must match, all but the
+ * last >= STORE_PART_SIZE_MIN). Concatenates into one blob, commits the object, drops
+ * the upload. Completing an upload that was already completed with the same parts
+ * returns the object's info again (idempotent, as S3). */
+int store_mpu_complete(struct store *st, struct str bucket, struct str key, struct str upload_id,
+                       const struct store_mpu_part *parts, size_t nparts,
+                       struct store_obj_info *out);
+int store_mpu_abort(struct store *st, struct str bucket, struct str key, struct str upload_id);
+/* Parts with number > marker, up to max; *truncated set when more exist. */
+int store_mpu_list_parts(struct store *st, struct str bucket, struct str key, struct str upload_id,
+                         unsigned marker, unsigned max,
+                         int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                         bool *truncated);
+struct store_mpu {
+    const char *key, *upload_id;
+    int64_t initiated_us;
+};
+int store_mpu_list(struct store *st, struct str bucket, struct str prefix, struct str key_marker,
+                   struct str upload_id_marker, unsigned max,
+                   int (*fn)(void *ctx, const struct store_mpu *u), void *ctx, bool *truncated);
+/* Abort uploads initiated before `before_us` (lifecycle). */
+int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
+
+/* ---- maintenance ---- */
+/* Removes blobs no object or part references and older than grace_s; counts. */
+int store_gc(struct store *st, int64_t grace_s, unsigned *removed, uint64_t *bytes);
+
+#endif
