@@ -1,0 +1,288 @@
+/* http_resp.c -- responses: from memory, from a file descriptor, streamed through a
+ * callback; response headers; http_respond and the deferred queueing the server does.
+ *
+ * Invariants: every constructor takes ownership of what it is given (body, fd, ctx)
+ * also when it fails; a response is queued at most once and then released with
+ * MHD_destroy_response (MHD keeps its own reference while sending).
+ *
+ * File bodies have two strategies, chosen once per process (http_resp_set_fd_mode,
+ * env TOLLGATE_HTTP_FD_MODE=sendfile|read): MHD's own fd response, which in epoll mode
+ * calls sendfile() 128 KiB at a time, or a content callback that pread()s into a
+ * HTTP_FD_BLOCK buffer that MHD then send()s. On loopback read/send with big buffers
+ * measured ~2x sendfile per connection (notes/http-perf.md). Small files are always
+ * read into memory: MHD then sends head and body in one writev(). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http/http_int.h"
+
+/* Bodies up to this size are read into memory (one writev with the head). */
+#define HTTP_FD_SMALL (64 * 1024)
+/* Read-mode buffer per response. 256 KiB: large enough to fill a loopback socket
+ * buffer in a few calls, small enough that 256 parallel downloads stay at 64 MiB. */
+#define HTTP_FD_BLOCK (256 * 1024)
+
+static atomic_bool fd_use_read = true;
+
+void http_resp_set_fd_mode(bool use_read)
+{
+    atomic_store(&fd_use_read, use_read);
+}
+
+static struct http_resp *resp_wrap(struct MHD_Response *mr, int status, enum http_resp_kind kind,
+                                   uint64_t len)
+{
+    struct http_resp *resp;
+
+    if (!mr)
+        return NULL;
+    if (!(resp = calloc(1, sizeof *resp))) {
+        MHD_destroy_response(mr);
+        return NULL;
+    }
+    resp->mr = mr;
+    resp->status = status;
+    resp->kind = kind;
+    resp->len = len;
+    return resp;
+}
+
+void http_resp_free(struct http_resp *resp)
+{
+    if (!resp)
+        return;
+    if (resp->mr)
+        MHD_destroy_response(resp->mr);
+    free(resp);
+}
+
+struct http_resp *http_resp_mem(int status, void *body, size_t len, bool copy)
+{
+    struct MHD_Response *mr;
+
+    if (len == 0 || !body) {
+        mr = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+        if (!copy)
+            free(body);
+    } else {
+        mr = MHD_create_response_from_buffer(len, body,
+                                             copy ? MHD_RESPMEM_MUST_COPY : MHD_RESPMEM_MUST_FREE);
+        if (!mr && !copy)
+            free(body);
+    }
+    return resp_wrap(mr, status, HTTP_RESP_MEM, len);
+}
+
+/* ---- file descriptor bodies ---------------------------------------------------- */
+
+struct fd_body {
+    int fd;
+    uint64_t off;
+};
+
+static ssize_t fd_read_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct fd_body *b = cls;
+    ssize_t n;
+
+    do
+        n = pread(b->fd, buf, max, (off_t)(b->off + pos));
+    while (n < 0 && errno == EINTR);
+    if (n <= 0) /* a file that shrank under us: cut the connection, never pad */
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return n;
+}
+
+static void fd_free_cb(void *cls)
+{
+    struct fd_body *b = cls;
+
+    close(b->fd);
+    free(b);
+}
+
+/* Small bodies: one pread into memory. Returns NULL (fd untouched) if it fails. */
+static struct http_resp *fd_small(int status, int fd, uint64_t off, uint64_t len)
+{
+    char *p = malloc(len ? len : 1);
+    size_t got = 0;
+
+    if (!p)
+        return NULL;
+    while (got < len) {
+        ssize_t n = pread(fd, p + got, len - got, (off_t)(off + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            free(p);
+            return NULL;
+        }
+        got += (size_t)n;
+    }
+    close(fd);
+    return http_resp_mem(status, p, len, false);
+}
+
+struct http_resp *http_resp_fd(int status, int fd, uint64_t off, uint64_t len)
+{
+    struct MHD_Response *mr;
+    struct fd_body *b;
+    struct http_resp *resp;
+
+    if (fd < 0)
+        return NULL;
+    if (len <= HTTP_FD_SMALL && (resp = fd_small(status, fd, off, len)))
+        return resp;
+    if (!atomic_load(&fd_use_read)) {
+        mr = MHD_create_response_from_fd_at_offset64(len, fd, off);
+        if (!mr)
+            close(fd);
+        return resp_wrap(mr, status, HTTP_RESP_FD, len);
+    }
+    if (!(b = malloc(sizeof *b))) {
+        close(fd);
+        return NULL;
+    }
+    b->fd = fd;
+    b->off = off;
+    mr = MHD_create_response_from_callback(len, len < HTTP_FD_BLOCK ? (size_t)len : HTTP_FD_BLOCK,
+                                           fd_read_cb, b, fd_free_cb);
+    if (!mr) {
+        fd_free_cb(b);
+        return NULL;
+    }
+    return resp_wrap(mr, status, HTTP_RESP_FD, len);
+}
+
+/* ---- streamed bodies ------------------------------------------------------------- */
+
+#define HTTP_STREAM_BLOCK (64 * 1024)
+
+static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct http_stream *st = cls;
+    ssize_t n;
+
+    if (st->len != UINT64_MAX && pos >= st->len)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    n = st->fill(st->ctx, pos, buf, max);
+    if (n == 0 && st->len == UINT64_MAX)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    /* 0 with a known length would make MHD poll us forever: treat as an error. */
+    if (n <= 0 || (size_t)n > max)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (st->counter)
+        atomic_fetch_add(st->counter, (uint64_t)n);
+    return n;
+}
+
+static void stream_free_cb(void *cls)
+{
+    struct http_stream *st = cls;
+
+    if (st->free_ctx)
+        st->free_ctx(st->ctx);
+    free(st);
+}
+
+struct http_resp *http_resp_stream(int status, uint64_t len,
+                                   ssize_t (*fill)(void *ctx, uint64_t pos, char *out, size_t cap),
+                                   void *ctx, void (*free_ctx)(void *ctx))
+{
+    struct http_stream *st = calloc(1, sizeof *st);
+    struct MHD_Response *mr;
+    struct http_resp *resp;
+
+    if (!st || !fill) {
+        free(st);
+        if (free_ctx)
+            free_ctx(ctx);
+        return NULL;
+    }
+    st->fill = fill;
+    st->free_ctx = free_ctx;
+    st->ctx = ctx;
+    st->len = len;
+    mr = MHD_create_response_from_callback(len == UINT64_MAX ? MHD_SIZE_UNKNOWN : len,
+                                           HTTP_STREAM_BLOCK, stream_cb, st, stream_free_cb);
+    if (!mr) {
+        stream_free_cb(st);
+        return NULL;
+    }
+    if (!(resp = resp_wrap(mr, status, HTTP_RESP_STREAM, len)))
+        return NULL; /* resp_wrap destroyed mr, which freed st */
+    resp->stream = st;
+    return resp;
+}
+
+int http_resp_header(struct http_resp *resp, const char *name, const char *value)
+{
+    if (!resp || !name || !value)
+        return -ERR_INVALID;
+    /* MHD refuses CR/LF in names and values, so a header cannot be split here. */
+    if (MHD_add_response_header(resp->mr, name, value) != MHD_YES)
+        return -ERR_INVALID;
+    if (strcasecmp(name, "Server") == 0)
+        resp->has_server = true;
+    return 0;
+}
+
+/* ---- answering ------------------------------------------------------------------- */
+
+int http_respond(struct http_req *r, struct http_resp *resp)
+{
+    if (!r || r->responded) {
+        http_resp_free(resp); /* a second answer is a handler bug: keep the first */
+        return -ERR_INVALID;
+    }
+    r->responded = true;
+    r->body_stopped = true;
+    if (!resp) {
+        /* Out of memory building the answer: the connection is closed without one. */
+        r->status = 500;
+        return -ERR_NOMEM;
+    }
+    if (!resp->has_server)
+        (void)MHD_add_response_header(resp->mr, "Server", "tollgate");
+    if (http_server_draining(r->srv))
+        (void)MHD_add_response_header(resp->mr, MHD_HTTP_HEADER_CONNECTION, "close");
+    r->pending = resp;
+    r->status = resp->status;
+    r->resp_len = r->head ? 0 : resp->len;
+    return 0;
+}
+
+int http_respond_text(struct http_req *r, int status, const char *content_type, const char *body)
+{
+    size_t n = body ? strlen(body) : 0;
+    struct http_resp *resp = http_resp_mem(status, (void *)(body ? body : ""), n, true);
+
+    if (resp && content_type && http_resp_header(resp, "Content-Type", content_type) < 0) {
+        http_resp_free(resp);
+        resp = NULL;
+    }
+    return http_respond(r, resp);
+}
+
+bool http_req_responded(const struct http_req *r)
+{
+    return r->responded;
+}
+
+enum MHD_Result http_req_queue(struct http_req *r)
+{
+    struct http_resp *resp = r->pending;
+    enum MHD_Result ok;
+
+    r->pending = NULL;
+    r->state = HTTP_REQ_QUEUED;
+    if (!resp)
+        return MHD_NO; /* http_respond(NULL): close without an answer */
+    if (resp->stream && resp->len == UINT64_MAX)
+        resp->stream->counter = &r->streamed;
+    ok = MHD_queue_response(r->mc, (unsigned)resp->status, resp->mr);
+    http_resp_free(resp); /* MHD holds its own reference */
+    return ok;
+}
