@@ -26,9 +26,12 @@ static const EVP_MD *md_of(enum crypto_alg alg)
 {
     pthread_once(&fetch_once, fetch_all);
     switch (alg) {
-    case CRYPTO_SHA256: return md_sha256;
-    case CRYPTO_MD5: return md_md5;
-    case CRYPTO_SHA1: return md_sha1;
+    case CRYPTO_SHA256:
+        return md_sha256;
+    case CRYPTO_MD5:
+        return md_md5;
+    case CRYPTO_SHA1:
+        return md_sha1;
     }
     return NULL;
 }
@@ -180,11 +183,10 @@ static uint32_t crc_slice8(uint32_t t[8][256], uint32_t crc, const uint8_t *p, s
     while (n >= 8) {
         uint32_t lo = crc ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
                              (uint32_t)p[3] << 24);
-        uint32_t hi = (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 |
-                      (uint32_t)p[7] << 24;
-        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^
-              t[4][lo >> 24] ^ t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^
-              t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
+        uint32_t hi =
+            (uint32_t)p[4] | (uint32_t)p[5] << 8 | (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+        crc = t[7][lo & 0xff] ^ t[6][(lo >> 8) & 0xff] ^ t[5][(lo >> 16) & 0xff] ^ t[4][lo >> 24] ^
+              t[3][hi & 0xff] ^ t[2][(hi >> 8) & 0xff] ^ t[1][(hi >> 16) & 0xff] ^ t[0][hi >> 24];
         p += 8;
         n -= 8;
     }

@@ -58,7 +58,10 @@ struct buf {
     char *ptr;
     size_t len, cap, max;
 };
-#define BUF_INIT {NULL, 0, 0, 0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        NULL, 0, 0, 0                                                                              \
+    }
 void buf_init(struct buf *b, size_t max);
 void buf_release(struct buf *b); /* frees; leaves an empty buffer; NULL-safe */
 void buf_reset(struct buf *b);   /* length 0, keeps memory */
@@ -86,7 +89,7 @@ static inline const char *buf_cstr(const struct buf *b)
 /* One table: project error code, HTTP status, S3 error code, message. The S3 API,
  * the portal and the CLI all map through it, so each mapping exists once.
  * Functions return -ERR_x. */
-#define TG_ERRORS(X)                                                                              \
+#define TG_ERRORS(X)                                                                               \
     X(ERR_INTERNAL, 500, "InternalError", "We encountered an internal error. Please try again.")   \
     X(ERR_NOMEM, 500, "InternalError", "Out of memory.")                                           \
     X(ERR_IO, 500, "InternalError", "An I/O error occurred on the server.")                        \
@@ -99,12 +102,12 @@ static inline const char *buf_cstr(const struct buf *b)
     X(ERR_ACCESS_DENIED, 403, "AccessDenied", "Access Denied")                                     \
     X(ERR_EXPIRED, 403, "AccessDenied", "Request has expired")                                     \
     X(ERR_SIGNATURE, 403, "SignatureDoesNotMatch",                                                 \
-      "The request signature we calculated does not match the signature you provided. Check "     \
+      "The request signature we calculated does not match the signature you provided. Check "      \
       "your key and signing method.")                                                              \
     X(ERR_INVALID_ACCESS_KEY, 403, "InvalidAccessKeyId",                                           \
       "The AWS Access Key Id you provided does not exist in our records.")                         \
     X(ERR_TIME_SKEWED, 403, "RequestTimeTooSkewed",                                                \
-      "The difference between the request time and the current time is too large.")               \
+      "The difference between the request time and the current time is too large.")                \
     X(ERR_AUTH_QUERY, 400, "AuthorizationQueryParametersError",                                    \
       "Query-string authentication parameters are invalid.")                                       \
     X(ERR_AUTH_HEADER, 400, "AuthorizationHeaderMalformed",                                        \
@@ -113,58 +116,65 @@ static inline const char *buf_cstr(const struct buf *b)
     X(ERR_MISSING_DATE, 403, "AccessDenied",                                                       \
       "AWS authentication requires a valid Date or x-amz-date header")                             \
     X(ERR_CONTENT_SHA256_MISMATCH, 400, "XAmzContentSHA256Mismatch",                               \
-      "The provided 'x-amz-content-sha256' header does not match what was computed.")             \
+      "The provided 'x-amz-content-sha256' header does not match what was computed.")              \
     X(ERR_BAD_DIGEST, 400, "BadDigest",                                                            \
       "The Content-MD5 or checksum you specified did not match what we received.")                 \
-    X(ERR_INVALID_DIGEST, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.")    \
+    X(ERR_INVALID_DIGEST, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.")     \
     X(ERR_MISSING_CONTENT_MD5, 400, "InvalidRequest",                                              \
       "Missing required header for this request: Content-MD5")                                     \
     X(ERR_CHUNK_SIGNATURE, 403, "SignatureDoesNotMatch",                                           \
-      "The chunk signature we calculated does not match the signature you provided.")             \
-    X(ERR_BAD_CHUNK, 400, "IncompleteBody", "The chunked request body is malformed.")             \
+      "The chunk signature we calculated does not match the signature you provided.")              \
+    X(ERR_BAD_CHUNK, 400, "IncompleteBody", "The chunked request body is malformed.")              \
     X(ERR_INCOMPLETE_BODY, 400, "IncompleteBody",                                                  \
-      "You did not provide the number of bytes specified by the Content-Length HTTP header.")     \
+      "You did not provide the number of bytes specified by the Content-Length HTTP header.")      \
     X(ERR_MISSING_LENGTH, 411, "MissingContentLength",                                             \
       "You must provide the Content-Length HTTP header.")                                          \
     X(ERR_ENTITY_TOO_LARGE, 400, "EntityTooLarge",                                                 \
       "Your proposed upload exceeds the maximum allowed object size.")                             \
     X(ERR_ENTITY_TOO_SMALL, 400, "EntityTooSmall",                                                 \
       "Your proposed upload is smaller than the minimum allowed object size.")                     \
-    X(ERR_KEY_TOO_LONG, 400, "KeyTooLongError", "Your key is too long.")                          \
-    X(ERR_INVALID_KEY, 400, "InvalidArgument", "Object key is not valid.")                        \
-    X(ERR_INVALID_BUCKET_NAME, 400, "InvalidBucketName", "The specified bucket is not valid.")    \
-    X(ERR_NO_SUCH_BUCKET, 404, "NoSuchBucket", "The specified bucket does not exist.")            \
-    X(ERR_NO_SUCH_KEY, 404, "NoSuchKey", "The specified key does not exist.")                     \
+    X(ERR_KEY_TOO_LONG, 400, "KeyTooLongError", "Your key is too long.")                           \
+    X(ERR_INVALID_KEY, 400, "InvalidArgument", "Object key is not valid.")                         \
+    X(ERR_INVALID_BUCKET_NAME, 400, "InvalidBucketName", "The specified bucket is not valid.")     \
+    X(ERR_NO_SUCH_BUCKET, 404, "NoSuchBucket", "The specified bucket does not exist.")             \
+    X(ERR_NO_SUCH_KEY, 404, "NoSuchKey", "The specified key does not exist.")                      \
     X(ERR_NO_SUCH_UPLOAD, 404, "NoSuchUpload",                                                     \
-      "The specified multipart upload does not exist. The upload ID may be invalid, or the "      \
+      "The specified multipart upload does not exist. The upload ID may be invalid, or the "       \
       "upload may have been aborted or completed.")                                                \
-    X(ERR_BUCKET_NOT_EMPTY, 409, "BucketNotEmpty",                                                 \
-      "The bucket you tried to delete is not empty.")                                              \
+    X(ERR_BUCKET_NOT_EMPTY, 409, "BucketNotEmpty", "The bucket you tried to delete is not empty.") \
     X(ERR_BUCKET_EXISTS, 409, "BucketAlreadyExists",                                               \
       "The requested bucket name is not available.")                                               \
     X(ERR_INVALID_PART, 400, "InvalidPart",                                                        \
-      "One or more of the specified parts could not be found or its entity tag did not match.")   \
+      "One or more of the specified parts could not be found or its entity tag did not match.")    \
     X(ERR_INVALID_PART_ORDER, 400, "InvalidPartOrder",                                             \
       "The list of parts was not in ascending order.")                                             \
     X(ERR_INVALID_PART_NUMBER, 400, "InvalidArgument",                                             \
-      "Part number must be an integer between 1 and 10000, inclusive.")                           \
+      "Part number must be an integer between 1 and 10000, inclusive.")                            \
     X(ERR_MALFORMED_XML, 400, "MalformedXML",                                                      \
-      "The XML you provided was not well-formed or did not validate against our published "       \
+      "The XML you provided was not well-formed or did not validate against our published "        \
       "schema.")                                                                                   \
-    X(ERR_RANGE, 416, "InvalidRange", "The requested range is not satisfiable")                   \
+    X(ERR_RANGE, 416, "InvalidRange", "The requested range is not satisfiable")                    \
     X(ERR_PRECONDITION, 412, "PreconditionFailed",                                                 \
       "At least one of the pre-conditions you specified did not hold")                             \
     X(ERR_NOT_MODIFIED, 304, "NotModified", "Not Modified")                                        \
     X(ERR_NOT_IMPLEMENTED, 501, "NotImplemented",                                                  \
-      "A header or query you provided implies functionality that is not implemented.")            \
+      "A header or query you provided implies functionality that is not implemented.")             \
     X(ERR_METHOD_NOT_ALLOWED, 405, "MethodNotAllowed",                                             \
       "The specified method is not allowed against this resource.")                                \
-    X(ERR_INVALID_REQUEST, 400, "InvalidRequest", "Invalid request.")                             \
+    X(ERR_INVALID_REQUEST, 400, "InvalidRequest", "Invalid request.")                              \
     X(ERR_HEADERS_TOO_LARGE, 400, "RequestHeaderSectionTooLarge",                                  \
       "Your request header section exceeds the maximum allowed size.")                             \
-    X(ERR_TOO_MANY_KEYS, 400, "MalformedXML", "A DeleteObjects request may name at most 1000 keys.") \
-    X(ERR_COPY_SOURCE, 400, "InvalidArgument", "Copy Source must mention the source bucket and key.") \
-    X(ERR_RATE_LIMITED, 429, "SlowDown", "Please reduce your request rate.")                      \
+    X(ERR_TOO_MANY_KEYS, 400, "MalformedXML",                                                      \
+      "A DeleteObjects request may name at most 1000 keys.")                                       \
+    X(ERR_COPY_SOURCE, 400, "InvalidArgument",                                                     \
+      "Copy Source must mention the source bucket and key.")                                       \
+    X(ERR_METADATA_TOO_LARGE, 400, "MetadataTooLarge",                                             \
+      "Your metadata headers exceed the maximum allowed metadata size.")                           \
+    X(ERR_COPY_TO_ITSELF, 400, "InvalidRequest",                                                   \
+      "This copy request is illegal because it is trying to copy an object to itself without "     \
+      "changing the object's metadata.")                                                           \
+    X(ERR_ANONYMOUS, 403, "AccessDenied", "Anonymous access is not allowed; sign the request.")    \
+    X(ERR_RATE_LIMITED, 429, "SlowDown", "Please reduce your request rate.")                       \
     X(ERR_UNAVAILABLE, 503, "ServiceUnavailable", "The server is shutting down.")
 
 enum tg_err {
@@ -182,7 +192,7 @@ const char *err_name(int rc);    /* "ERR_NO_SUCH_KEY" or "errno N" */
 
 /* ---- hex, base64, URI ------------------------------------------------------ */
 
-void hex_encode(const void *in, size_t n, char *out); /* writes 2n chars + NUL */
+void hex_encode(const void *in, size_t n, char *out);    /* writes 2n chars + NUL */
 int hex_decode(struct str in, uint8_t *out, size_t cap); /* returns bytes written */
 size_t b64_encoded_len(size_t n);                        /* without NUL */
 void b64_encode(const void *in, size_t n, char *out);    /* standard, padded, NUL-terminated */
@@ -206,7 +216,7 @@ int query_get_decoded(struct str query, const char *name, struct buf *out);
  * instant when tg_time_init() runs and advances with real elapsed time. */
 int tg_time_init(void); /* reads TOLLGATE_NOW once; warns on stderr; -ERR_INVALID if bad */
 int64_t tg_now_us(void);
-int64_t tg_now(void);           /* seconds */
+int64_t tg_now(void);          /* seconds */
 int64_t tg_monotonic_us(void); /* for durations */
 
 /* Calendar math on the proleptic Gregorian calendar (UTC, no leap seconds). */
@@ -215,11 +225,11 @@ void civil_from_days(int64_t days, int *y, int *m, int *d);
 int weekday_from_days(int64_t days); /* 0 = Monday */
 /* Formats; every out buffer needs TG_TIME_BUF bytes. */
 #define TG_TIME_BUF 40
-void time_fmt_iso8601(int64_t t, char *out);    /* 2026-02-13T00:00:00Z */
+void time_fmt_iso8601(int64_t t, char *out);     /* 2026-02-13T00:00:00Z */
 void time_fmt_iso8601_ms(int64_t us, char *out); /* 2026-02-13T00:00:00.000Z (S3 XML) */
-void time_fmt_http(int64_t t, char *out);       /* Fri, 13 Feb 2026 00:00:00 GMT */
-void time_fmt_amz(int64_t t, char *out);        /* 20260213T000000Z */
-void time_fmt_date(int64_t t, char *out);       /* 2026-02-13 */
+void time_fmt_http(int64_t t, char *out);        /* Fri, 13 Feb 2026 00:00:00 GMT */
+void time_fmt_amz(int64_t t, char *out);         /* 20260213T000000Z */
+void time_fmt_date(int64_t t, char *out);        /* 2026-02-13 */
 /* Parsers accept exactly their format; -ERR_INVALID otherwise. */
 int time_parse_iso8601(struct str s, int64_t *out); /* ...Z, optional .fraction, or +00:00 */
 int time_parse_http(struct str s, int64_t *out);    /* RFC 1123 (and RFC 850 / asctime) */

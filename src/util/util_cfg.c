@@ -156,8 +156,7 @@ const char *cfg_get(const struct cfg *c, const char *section, const char *key, c
 
 static int bad(const struct cfg *c, const struct cfg_entry *e, const char *why, char **err)
 {
-    *err = fmt_err("%s:%d: [%s] %s = %s: %s", c->path, e->line, e->section, e->key, e->value,
-                   why);
+    *err = fmt_err("%s:%d: [%s] %s = %s: %s", c->path, e->line, e->section, e->key, e->value, why);
     return -ERR_CONFIG;
 }
 
@@ -204,8 +203,8 @@ int cfg_get_bool(const struct cfg *c, const char *section, const char *key, bool
         if (str_case_eq_c(s, "on") || str_case_eq_c(s, "true") || str_case_eq_c(s, "yes") ||
             str_eq_c(s, "1"))
             v = true;
-        else if (str_case_eq_c(s, "off") || str_case_eq_c(s, "false") ||
-                 str_case_eq_c(s, "no") || str_eq_c(s, "0"))
+        else if (str_case_eq_c(s, "off") || str_case_eq_c(s, "false") || str_case_eq_c(s, "no") ||
+                 str_eq_c(s, "0"))
             v = false;
         else
             return bad(c, e, "expected on or off", err);

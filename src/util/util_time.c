@@ -32,8 +32,10 @@ int tg_time_init(void)
     if (!v || !*v)
         return 0;
     if (time_parse_iso8601(str_c(v), &t) < 0) {
-        fprintf(stderr, "tollgate: TOLLGATE_NOW='%s' is not an ISO 8601 UTC time "
-                        "(e.g. 2026-02-13T00:00:00Z)\n", v);
+        fprintf(stderr,
+                "tollgate: TOLLGATE_NOW='%s' is not an ISO 8601 UTC time "
+                "(e.g. 2026-02-13T00:00:00Z)\n",
+                v);
         return -ERR_INVALID;
     }
     now_offset_us = t * 1000000 - real_now_us();
@@ -228,9 +230,9 @@ int time_parse_amz(struct str in, int64_t *out)
 {
     const char *p = in.ptr, *end = in.ptr + in.len;
     int y, mo, d, h, mi, s;
-    if (!in.ptr || !digits(&p, end, 4, &y) || !digits(&p, end, 2, &mo) ||
-        !digits(&p, end, 2, &d) || !lit(&p, end, 'T') || !digits(&p, end, 2, &h) ||
-        !digits(&p, end, 2, &mi) || !digits(&p, end, 2, &s) || !lit(&p, end, 'Z') || p != end)
+    if (!in.ptr || !digits(&p, end, 4, &y) || !digits(&p, end, 2, &mo) || !digits(&p, end, 2, &d) ||
+        !lit(&p, end, 'T') || !digits(&p, end, 2, &h) || !digits(&p, end, 2, &mi) ||
+        !digits(&p, end, 2, &s) || !lit(&p, end, 'Z') || p != end)
         return -ERR_INVALID;
     return make_time(y, mo, d, h, mi, s, out);
 }
@@ -263,8 +265,8 @@ int time_parse_http(struct str in, int64_t *out)
     char wd[16], mon[8], zone[8];
     int d, y, h, mi, s, n = 0;
     /* RFC 1123: Sun, 06 Nov 1994 08:49:37 GMT */
-    if (sscanf(tmp, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &h, &mi, &s, zone,
-               &n) == 8 &&
+    if (sscanf(tmp, "%3s, %2d %3s %4d %2d:%2d:%2d %3s%n", wd, &d, mon, &y, &h, &mi, &s, zone, &n) ==
+            8 &&
         n == (int)in.len && strcmp(zone, "GMT") == 0 && month_of(mon))
         return make_time(y, month_of(mon), d, h, mi, s, out);
     /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT */
@@ -302,12 +304,23 @@ int duration_parse(struct str s, int64_t *out)
         int64_t mul = 1;
         if (i < s.len) {
             switch (s.ptr[i]) {
-            case 's': mul = 1; break;
-            case 'm': mul = 60; break;
-            case 'h': mul = 3600; break;
-            case 'd': mul = 86400; break;
-            case 'w': mul = 7 * 86400; break;
-            default: return -ERR_INVALID;
+            case 's':
+                mul = 1;
+                break;
+            case 'm':
+                mul = 60;
+                break;
+            case 'h':
+                mul = 3600;
+                break;
+            case 'd':
+                mul = 86400;
+                break;
+            case 'w':
+                mul = 7 * 86400;
+                break;
+            default:
+                return -ERR_INVALID;
             }
             i++;
         } else if (start != 0) {

@@ -1,0 +1,58 @@
+/* cli.h -- the tollgate command line: a commands table dispatching cmd_<name>(),
+ * the shared opening of a data directory from its configuration, and the
+ * configuration's server settings. Every command takes --config FILE (default
+ * $TOLLGATE_CONFIG, then ./tollgate-data/tollgate.conf), --help, and honours
+ * TOLLGATE_NOW. Exit status: 0 success, 1 failure, 2 usage error. */
+#ifndef TG_CLI_H
+#define TG_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+struct meta;
+struct store;
+
+int cli_main(int argc, char **argv);
+int cli_parquet_main(int argc, char **argv); /* cli_parquet.c */
+
+/* [server] and [storage] settings, validated. */
+struct cli_settings {
+    char *listen;     /* 127.0.0.1:8080 */
+    char *data_dir;   /* absolute */
+    char *region;     /* us-east-1 */
+    char *bucket;     /* the data bucket: tollgate */
+    char *public_url; /* base of printed links: http://127.0.0.1:8080 */
+    uint64_t max_put_size;
+    uint64_t threads, connection_limit;
+    int64_t header_timeout, idle_timeout, drain_timeout;
+    bool log_requests;
+    enum tg_log_level log_level;
+};
+
+/* An opened data directory. */
+struct cli_app {
+    struct cfg cfg;
+    struct cli_settings set;
+    struct meta *meta;
+    struct store *store;
+};
+#define CLI_OPEN_STORE 1u
+/* Loads the config (path NULL = default lookup), validates it, opens meta (and the
+ * store with CLI_OPEN_STORE). Prints a clear error on stderr and returns <0. */
+int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out);
+void cli_app_close(struct cli_app *app);
+
+/* Shared option helpers. */
+extern const char *cli_prog;     /* "tollgate" */
+void cli_print_json(void *json); /* json_t *: dumps indented to stdout, decrefs */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Commands (one file each). */
+int cmd_init(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_key(int argc, char **argv);
+int cmd_presign(int argc, char **argv);
+
+#endif

@@ -1,0 +1,243 @@
+/* cli_main.c -- the commands table, --help, --version, and the opening of a data
+ * directory shared by the commands. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "meta/meta.h"
+#include "store/store.h"
+
+#define TOLLGATE_VERSION "0.1.0"
+
+const char *cli_prog = "tollgate";
+
+static int cmd_help(int argc, char **argv);
+static int cmd_version(int argc, char **argv)
+{
+    printf("tollgate %s\n", TOLLGATE_VERSION);
+    return 0;
+}
+
+static const struct {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} COMMANDS[] = {
+    {"init", cmd_init, "create a data directory: config, secret, database, bucket, keys"},
+    {"serve", cmd_serve, "run the server (S3 API, health) on the configured address"},
+    {"key", cmd_key, "create, list and delete S3 access keys"},
+    {"presign", cmd_presign, "print a presigned URL for an object"},
+    {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
+    {"help", cmd_help, "show this help"},
+    {"version", cmd_version, "print the version"},
+};
+#define N_COMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+static int cmd_help(int argc, char **argv)
+{
+    printf("usage: tollgate <command> [options]\n\n"
+           "tollgate delivers files from object storage to the people entitled to them.\n\n"
+           "commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        printf("  %-10s %s\n", COMMANDS[i].name, COMMANDS[i].summary);
+    printf("\nEvery command takes --help, --config FILE (default $TOLLGATE_CONFIG, then\n"
+           "./tollgate-data/tollgate.conf) and honours TOLLGATE_NOW=<ISO 8601 UTC>.\n"
+           "Documentation: README.md and docs/ (docs/cli.md for every command).\n");
+    return 0;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "tollgate %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see 'tollgate %s --help')\n", cmd);
+    return 2;
+}
+
+void cli_print_json(void *json)
+{
+    char *s = json_dumps(json, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    if (s) {
+        puts(s);
+        free(s);
+    }
+    json_decref(json);
+}
+
+int cli_main(int argc, char **argv)
+{
+    if (argc < 2) {
+        cmd_help(0, NULL);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0)
+        return cmd_help(0, NULL);
+    if (strcmp(name, "--version") == 0)
+        return cmd_version(0, NULL);
+    for (size_t i = 0; i < N_COMMANDS; i++) {
+        if (strcmp(COMMANDS[i].name, name) != 0)
+            continue;
+        if (tg_time_init() < 0)
+            return 2;
+        return COMMANDS[i].fn(argc - 1, argv + 1);
+    }
+    fprintf(stderr, "tollgate: '%s' is not a command; see 'tollgate --help'\n", name);
+    return 2;
+}
+
+/* ---- configuration ---- */
+
+static const char *const KNOWN_KEYS[] = {
+    "server.listen",           "server.data_dir",       "server.region",
+    "server.public_url",       "server.max_put_size",   "server.threads",
+    "server.connection_limit", "server.header_timeout", "server.idle_timeout",
+    "server.drain_timeout",    "server.log_requests",   "server.log_level",
+    "storage.backend",         "storage.bucket",        NULL,
+};
+
+static void settings_release(struct cli_settings *s)
+{
+    free(s->listen);
+    free(s->data_dir);
+    free(s->region);
+    free(s->bucket);
+    free(s->public_url);
+    memset(s, 0, sizeof *s);
+}
+
+static int load_settings(const struct cfg *c, struct cli_settings *s, char **err)
+{
+    int rc;
+    struct buf b = BUF_INIT;
+    memset(s, 0, sizeof *s);
+    if ((rc = cfg_check_known(c, KNOWN_KEYS, err)) < 0)
+        return rc;
+    s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));
+    s->data_dir = cfg_path(c, cfg_get(c, "server", "data_dir", "."));
+    s->region = strdup(cfg_get(c, "server", "region", "us-east-1"));
+    s->bucket = strdup(cfg_get(c, "storage", "bucket", "tollgate"));
+    const char *pub = cfg_get(c, "server", "public_url", NULL);
+    if (pub) {
+        s->public_url = strdup(pub);
+    } else {
+        const char *l = s->listen;
+        buf_printf(&b, "http://%s%s", l[0] == ':' ? "127.0.0.1" : "", l);
+        s->public_url = buf_take(&b);
+    }
+    if (!s->listen || !s->data_dir || !s->region || !s->bucket || !s->public_url)
+        return -ERR_NOMEM;
+    /* trailing slash of the public URL is noise */
+    size_t n = strlen(s->public_url);
+    while (n && s->public_url[n - 1] == '/')
+        s->public_url[--n] = '\0';
+    const char *be = cfg_get(c, "storage", "backend", "local");
+    if (strcmp(be, "local") != 0) {
+        const struct cfg_entry *e = cfg_find(c, "storage", "backend");
+        buf_printf(&b, "%s:%d: [storage] backend = %s: only 'local' is available in this version",
+                   c->path, e ? e->line : 0, be);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
+    if (store_bucket_name_check(str_c(s->bucket)) < 0) {
+        const struct cfg_entry *e = cfg_find(c, "storage", "bucket");
+        buf_printf(&b, "%s:%d: [storage] bucket = %s: not a valid S3 bucket name", c->path,
+                   e ? e->line : 0, s->bucket);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
+    if ((rc = cfg_get_size(c, "server", "max_put_size", (uint64_t)5 << 30, &s->max_put_size, err)) <
+            0 ||
+        (rc = cfg_get_u64(c, "server", "threads", 0, &s->threads, err)) < 0 ||
+        (rc = cfg_get_u64(c, "server", "connection_limit", 4096, &s->connection_limit, err)) < 0 ||
+        (rc = cfg_get_duration(c, "server", "header_timeout", 10, &s->header_timeout, err)) < 0 ||
+        (rc = cfg_get_duration(c, "server", "idle_timeout", 60, &s->idle_timeout, err)) < 0 ||
+        (rc = cfg_get_duration(c, "server", "drain_timeout", 5, &s->drain_timeout, err)) < 0 ||
+        (rc = cfg_get_bool(c, "server", "log_requests", true, &s->log_requests, err)) < 0)
+        return rc;
+    const char *lvl = cfg_get(c, "server", "log_level", "info");
+    if (strcmp(lvl, "debug") == 0)
+        s->log_level = TG_LOG_DEBUG;
+    else if (strcmp(lvl, "info") == 0)
+        s->log_level = TG_LOG_INFO;
+    else if (strcmp(lvl, "warn") == 0)
+        s->log_level = TG_LOG_WARN;
+    else if (strcmp(lvl, "error") == 0)
+        s->log_level = TG_LOG_ERROR;
+    else {
+        const struct cfg_entry *e = cfg_find(c, "server", "log_level");
+        buf_printf(&b, "%s:%d: [server] log_level = %s: expected debug, info, warn or error",
+                   c->path, e ? e->line : 0, lvl);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
+    if (s->connection_limit < 16 || s->connection_limit > 65536) {
+        buf_printf(&b, "%s: [server] connection_limit must be between 16 and 65536", c->path);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
+    if (s->max_put_size == 0 || s->max_put_size > ((uint64_t)5 << 40)) {
+        buf_printf(&b, "%s: [server] max_put_size must be between 1 byte and 5 TiB", c->path);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
+    return 0;
+}
+
+int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
+{
+    struct cli_app app;
+    char *err = NULL;
+    uint8_t secret[META_SECRET_LEN];
+    int rc;
+    memset(&app, 0, sizeof app);
+    if (!config_path)
+        config_path = getenv("TOLLGATE_CONFIG");
+    if (!config_path || !*config_path)
+        config_path = "./tollgate-data/tollgate.conf";
+    if ((rc = cfg_load(config_path, &app.cfg, &err)) < 0)
+        goto out;
+    if ((rc = load_settings(&app.cfg, &app.set, &err)) < 0)
+        goto out;
+    tg_log_set_level(app.set.log_level);
+    if ((rc = meta_secret_load(app.set.data_dir, secret, &err)) < 0)
+        goto out;
+    rc = meta_open(app.set.data_dir, secret, &app.meta);
+    memset(secret, 0, sizeof secret);
+    if (rc < 0) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "cannot open the metadata database in '%s': %s", app.set.data_dir,
+                   err_message(rc));
+        err = buf_take(&b);
+        goto out;
+    }
+    if ((flags & CLI_OPEN_STORE) && (rc = store_open(app.set.data_dir, &app.store)) < 0) {
+        struct buf b = BUF_INIT;
+        buf_printf(&b, "cannot open the object store in '%s': %s", app.set.data_dir,
+                   err_message(rc));
+        err = buf_take(&b);
+        goto out;
+    }
+    *out = app;
+    return 0;
+out:
+    fprintf(stderr, "tollgate: %s\n", err ? err : err_message(rc));
+    free(err);
+    cli_app_close(&app);
+    return rc;
+}
+
+void cli_app_close(struct cli_app *app)
+{
+    store_close(app->store);
+    meta_close(app->meta);
+    settings_release(&app->set);
+    cfg_release(&app->cfg);
+    memset(app, 0, sizeof *app);
+}

@@ -1,0 +1,157 @@
+/* cli_serve.c -- `tollgate serve`: opens the data directory, wires the routes (S3 API
+ * as the default, /healthz), serves until SIGINT/SIGTERM, then drains in-flight
+ * requests for at most drain_timeout (default 5 s). Signals are taken with sigwait on
+ * the main thread; every other thread has them blocked. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cli/cli.h"
+#include "http/http.h"
+#include "meta/meta.h"
+#include "s3/s3.h"
+#include "store/store.h"
+
+static const char USAGE[] =
+    "usage: tollgate serve [--config FILE] [--listen ADDR]\n"
+    "\n"
+    "Serves the S3 API (path-style: http://HOST:PORT/BUCKET/KEY) and /healthz from the\n"
+    "data directory of the configuration. Listen address and data directory come from\n"
+    "the config ([server] listen, data_dir); --listen overrides the address (port 0\n"
+    "picks a free port; the bound address is logged as 'listening on ...').\n"
+    "SIGINT or SIGTERM stop accepting, let in-flight requests finish for at most\n"
+    "[server] drain_timeout (5s), and exit 0.\n";
+
+/* Names other routes own: never S3 buckets. */
+static const char *const RESERVED[] = {"downloads", "api",    "admin", "healthz",
+                                       "metrics",   "static", NULL};
+
+static int secret_lookup(void *ctx, struct str akid, char *secret, size_t cap)
+{
+    return meta_key_secret(ctx, akid, secret, cap);
+}
+
+struct health {
+    struct store *store;
+};
+
+static int count_bucket(void *ctx, const struct store_bucket *b)
+{
+    (*(unsigned *)ctx)++;
+    return 0;
+}
+
+static int health_headers(struct http_req *req, void *app)
+{
+    return 0;
+}
+
+static void health_done(struct http_req *req, void *app)
+{
+    struct health *h = app;
+    unsigned n = 0;
+    int rc = store_bucket_list(h->store, count_bucket, &n);
+    if (rc < 0)
+        http_respond_text(req, 503, "text/plain", "unavailable: the metadata database failed\n");
+    else
+        http_respond_text(req, 200, "text/plain", "ok\n");
+}
+
+int cmd_serve(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, 0, 'c'},
+        {"listen", required_argument, 0, 'l'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    const char *config = NULL, *listen = NULL;
+    int o;
+    optind = 1;
+    while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        switch (o) {
+        case 'c':
+            config = optarg;
+            break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 'h':
+            fputs(USAGE, stdout);
+            return 0;
+        default:
+            return cli_usage_error("serve", "unknown option");
+        }
+    }
+    if (optind != argc)
+        return cli_usage_error("serve", "unexpected argument '%s'", argv[optind]);
+
+    /* Block the stop signals before any thread starts, so only sigwait sees them. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    struct cli_app app;
+    if (cli_app_open(config, CLI_OPEN_STORE, &app) < 0)
+        return 1;
+    struct s3_api *api = NULL;
+    struct http_server *srv = NULL;
+    int rc, status = 1;
+    struct s3_api_config s3c = {
+        .store = app.store,
+        .secret = secret_lookup,
+        .secret_ctx = app.meta,
+        .region = app.set.region,
+        .max_put_size = app.set.max_put_size,
+        .reserved = RESERVED,
+    };
+    if ((rc = s3_api_new(&s3c, &api)) < 0)
+        goto out;
+    struct http_config hc = {
+        .listen = listen ? listen : app.set.listen,
+        .threads = (unsigned)app.set.threads,
+        .connection_limit = (unsigned)app.set.connection_limit,
+        .header_timeout_s = (unsigned)app.set.header_timeout,
+        .idle_timeout_s = (unsigned)app.set.idle_timeout,
+        .drain_timeout_s = (unsigned)app.set.drain_timeout,
+        .log_requests = app.set.log_requests,
+    };
+    if ((rc = http_server_new(&hc, &srv)) < 0) {
+        fprintf(stderr, "tollgate serve: %s: %s\n", hc.listen, err_message(rc));
+        goto out;
+    }
+    struct http_handler s3h;
+    s3_api_handler(api, &s3h);
+    struct health health = {app.store};
+    struct http_handler hh = {"health", health_headers, NULL, health_done, NULL, &health};
+    http_server_default(srv, &s3h);
+    http_server_route(srv, "/healthz", &hh);
+    if ((rc = http_server_start(srv)) < 0) {
+        fprintf(stderr, "tollgate serve: cannot listen on %s: %s\n", hc.listen, err_message(rc));
+        goto out;
+    }
+    char host[128];
+    snprintf(host, sizeof host, "%s", hc.listen);
+    char *colon = strrchr(host, ':');
+    if (colon)
+        *colon = '\0';
+    tg_log_info("tollgate listening on http://%s:%u (data %s, region %s, bucket %s)",
+                host[0] ? host : "0.0.0.0", http_server_port(srv), app.set.data_dir, app.set.region,
+                app.set.bucket);
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    tg_log_info("tollgate: %s received: draining (at most %llds)",
+                sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.set.drain_timeout);
+    http_server_stop(srv);
+    tg_log_info("tollgate: stopped");
+    status = 0;
+out:
+    http_server_free(srv);
+    s3_api_free(api);
+    cli_app_close(&app);
+    return status;
+}

@@ -1,0 +1,272 @@
+/* s3_object.c -- object operations: PutObject (the body was streamed into a store
+ * put by s3_api.c; here it is verified and committed), GetObject/HeadObject (Range,
+ * conditional headers, response-* overrides, the body sent from the blob's fd),
+ * DeleteObject and CopyObject. */
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "s3/s3_int.h"
+
+static void etag_quoted(const char *etag, char *out, size_t cap)
+{
+    snprintf(out, cap, "\"%s\"", etag);
+}
+
+void s3_op_put_object(struct s3_ctx *c)
+{
+    char ck[64], *meta = NULL;
+    struct store_obj_info info = {0};
+    struct str ct, acl;
+    int rc = s3_verify_put(c, ck, sizeof ck);
+    if (rc == 0 && http_req_header(c->req, "x-amz-acl", &acl) && !str_eq_c(acl, "private"))
+        rc = -ERR_NOT_IMPLEMENTED;
+    if (rc == 0)
+        rc = s3_meta_from_req(c, ck, &meta);
+    if (rc == 0) {
+        char *ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : NULL;
+        struct store_attrs attrs = {ctype, meta};
+        rc = store_put_commit(c->put, buf_str(&c->bucket), buf_str(&c->key), &attrs, &info);
+        c->put = NULL; /* commit frees it whatever the result */
+        free(ctype);
+    }
+    free(meta);
+    if (rc < 0) {
+        s3_respond_error(c, rc);
+        return;
+    }
+    struct http_resp *r = s3_resp_new(c, http_resp_mem(200, NULL, 0, true));
+    if (r) {
+        char et[STORE_ETAG_MAX + 2];
+        etag_quoted(info.etag, et, sizeof et);
+        http_resp_header(r, "ETag", et);
+        if (ck[0])
+            http_resp_header(r, s3_cksum_header(c->ck_alg), ck);
+        http_respond(c->req, r);
+    }
+    store_obj_info_release(&info);
+}
+
+/* response-* query parameters override stored headers (signed requests only). */
+static const struct {
+    const char *param, *header;
+} OVERRIDES[] = {
+    {"response-content-type", "Content-Type"},
+    {"response-content-disposition", "Content-Disposition"},
+    {"response-cache-control", "Cache-Control"},
+    {"response-content-encoding", "Content-Encoding"},
+    {"response-content-language", "Content-Language"},
+    {"response-expires", "Expires"},
+};
+
+static void add_stored_headers(struct s3_ctx *c, struct http_resp *r,
+                               const struct store_obj_info *info, bool with_checksum)
+{
+    json_t *obj = info->meta_json ? json_loads(info->meta_json, 0, NULL) : NULL;
+    const char *name;
+    json_t *v;
+    json_object_foreach(obj, name, v)
+    {
+        if (!json_is_string(v))
+            continue;
+        if (strncmp(name, "x-amz-checksum-", 15) == 0 && !with_checksum)
+            continue;
+        bool overridden = false;
+        for (size_t i = 0; i < sizeof OVERRIDES / sizeof OVERRIDES[0]; i++) {
+            struct str q;
+            if (strcasecmp(name, OVERRIDES[i].header) == 0 &&
+                query_get(c->query, OVERRIDES[i].param, &q))
+                overridden = true;
+        }
+        if (!overridden)
+            http_resp_header(r, name, json_string_value(v));
+    }
+    json_decref(obj);
+}
+
+/* HEAD is answered like GET: the library suppresses the body of a HEAD itself. */
+void s3_op_get_object(struct s3_ctx *c, bool head)
+{
+    struct store_obj_info info = {0};
+    struct http_cond cond;
+    struct http_range range = {0, 0};
+    struct str rh, pn;
+    bool ranged = false;
+    int fd = -1, rc;
+    char et[STORE_ETAG_MAX + 2], lm[TG_TIME_BUF];
+
+    if (query_get(c->query, "partNumber", &pn)) {
+        rc = -ERR_NOT_IMPLEMENTED;
+        goto out;
+    }
+    /* HEAD opens the body too: the library then reports its length and sends none. */
+    rc = store_obj_open(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key), &info, &fd);
+    if (rc < 0)
+        goto out;
+    etag_quoted(info.etag, et, sizeof et);
+    time_fmt_http(info.mtime_us / 1000000, lm);
+    http_cond_from_req(c->req, &cond);
+    if ((rc = http_cond_eval(&cond, str_c(et), info.mtime_us / 1000000)) < 0)
+        goto out;
+    if (http_req_header(c->req, "range", &rh)) {
+        rc = http_range_parse(rh, info.size, &range);
+        if (rc == 0)
+            ranged = true;
+        else if (rc == -ERR_RANGE)
+            goto out;
+        rc = 0; /* malformed or multiple ranges: the whole object, as S3 */
+    }
+    if (!ranged)
+        range = (struct http_range){0, info.size};
+
+    struct http_resp *r = http_resp_fd(ranged ? 206 : 200, fd, range.off, range.len);
+    fd = -1; /* owned by the response now */
+    if (!s3_resp_new(c, r)) {
+        rc = -ERR_NOMEM;
+        goto out;
+    }
+    struct str mode;
+    bool ck = !ranged && http_req_header(c->req, "x-amz-checksum-mode", &mode) &&
+              str_case_eq_c(mode, "ENABLED");
+    http_resp_header(r, "ETag", et);
+    http_resp_header(r, "Last-Modified", lm);
+    http_resp_header(r, "Accept-Ranges", "bytes");
+    if (ranged) {
+        char cr[80];
+        snprintf(cr, sizeof cr, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, range.off,
+                 range.off + range.len - 1, info.size);
+        http_resp_header(r, "Content-Range", cr);
+    }
+    struct str q;
+    if (!query_get(c->query, "response-content-type", &q))
+        http_resp_header(r, "Content-Type",
+                         info.content_type && info.content_type[0] ? info.content_type
+                                                                   : "binary/octet-stream");
+    add_stored_headers(c, r, &info, ck);
+    for (size_t i = 0; i < sizeof OVERRIDES / sizeof OVERRIDES[0]; i++) {
+        struct buf v = BUF_INIT;
+        if (query_get_decoded(c->query, OVERRIDES[i].param, &v) == 0)
+            http_resp_header(r, OVERRIDES[i].header, buf_cstr(&v));
+        buf_release(&v);
+    }
+    rc = 0;
+    http_respond(c->req, r);
+out:
+    if (rc < 0) {
+        if (rc == -ERR_NOT_MODIFIED) {
+            /* 304 keeps the validators. */
+            struct http_resp *r304 = s3_resp_new(c, http_resp_mem(304, NULL, 0, true));
+            if (r304) {
+                http_resp_header(r304, "ETag", et);
+                http_resp_header(r304, "Last-Modified", lm);
+                http_respond(c->req, r304);
+            }
+        } else {
+            s3_respond_error(c, rc);
+        }
+    }
+    if (fd >= 0)
+        close(fd);
+    store_obj_info_release(&info);
+}
+
+void s3_op_delete_object(struct s3_ctx *c)
+{
+    int rc = store_bucket_exists(c->api->cfg.store, buf_str(&c->bucket));
+    if (rc == 0)
+        rc = store_obj_delete(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key));
+    if (rc < 0) {
+        s3_respond_error(c, rc);
+        return;
+    }
+    struct http_resp *r = s3_resp_new(c, http_resp_mem(204, NULL, 0, true));
+    if (r)
+        http_respond(c->req, r);
+}
+
+/* x-amz-copy-source: "/bucket/key" or "bucket/key", URL-encoded, maybe "?versionId=". */
+static int parse_copy_source(struct str v, struct buf *bucket, struct buf *key)
+{
+    struct str path, ver, b, k;
+    str_split(v, '?', &path, &ver);
+    if (ver.len && !str_eq_c(ver, "versionId=null"))
+        return -ERR_NOT_IMPLEMENTED;
+    if (path.len && path.ptr[0] == '/') {
+        path.ptr++;
+        path.len--;
+    }
+    if (!str_split(path, '/', &b, &k) || b.len == 0 || k.len == 0)
+        return -ERR_COPY_SOURCE;
+    if (uri_decode(bucket, b, false) < 0 || uri_decode(key, k, false) < 0)
+        return -ERR_COPY_SOURCE;
+    int rc = store_bucket_name_check(buf_str(bucket));
+    return rc < 0 ? rc : store_key_check(buf_str(key));
+}
+
+void s3_op_copy_object(struct s3_ctx *c)
+{
+    struct buf sb = BUF_INIT, sk = BUF_INIT;
+    struct store_obj_info src = {0}, info = {0};
+    struct str v, directive = STR_LIT("COPY");
+    char *meta = NULL, *ctype = NULL;
+    int rc = 0;
+
+    http_req_header(c->req, "x-amz-copy-source", &v);
+    if ((rc = parse_copy_source(v, &sb, &sk)) < 0)
+        goto out;
+    if (http_req_header(c->req, "x-amz-metadata-directive", &directive) &&
+        !str_eq_c(directive, "COPY") && !str_eq_c(directive, "REPLACE")) {
+        rc = -ERR_INVALID;
+        goto out;
+    }
+    bool replace = str_eq_c(directive, "REPLACE");
+    if ((rc = store_obj_head(c->api->cfg.store, buf_str(&sb), buf_str(&sk), &src)) < 0)
+        goto out;
+    /* Conditions on the source. */
+    struct http_cond cond = {STR_NULL, STR_NULL, STR_NULL, STR_NULL};
+    http_req_header(c->req, "x-amz-copy-source-if-match", &cond.if_match);
+    http_req_header(c->req, "x-amz-copy-source-if-none-match", &cond.if_none_match);
+    http_req_header(c->req, "x-amz-copy-source-if-modified-since", &cond.if_modified_since);
+    http_req_header(c->req, "x-amz-copy-source-if-unmodified-since", &cond.if_unmodified_since);
+    char et[STORE_ETAG_MAX + 2];
+    etag_quoted(src.etag, et, sizeof et);
+    if ((rc = http_cond_eval(&cond, str_c(et), src.mtime_us / 1000000)) < 0) {
+        rc = -ERR_PRECONDITION; /* a copy answers 412 for every failed condition */
+        goto out;
+    }
+    if (!replace && str_eq(buf_str(&sb), buf_str(&c->bucket)) &&
+        str_eq(buf_str(&sk), buf_str(&c->key))) {
+        rc = -ERR_COPY_TO_ITSELF;
+        goto out;
+    }
+    struct store_attrs attrs;
+    if (replace) {
+        struct str ct;
+        if ((rc = s3_meta_from_req(c, NULL, &meta)) < 0)
+            goto out;
+        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : NULL;
+        attrs = (struct store_attrs){ctype, meta};
+    }
+    rc = store_obj_copy(c->api->cfg.store, buf_str(&sb), buf_str(&sk), buf_str(&c->bucket),
+                        buf_str(&c->key), replace ? &attrs : NULL, &info);
+    if (rc < 0)
+        goto out;
+    struct buf x = BUF_INIT;
+    char t[TG_TIME_BUF];
+    time_fmt_iso8601_ms(info.mtime_us, t);
+    s3_xml_begin(&x, "CopyObjectResult");
+    s3_xml_elem_c(&x, "LastModified", t);
+    buf_printf(&x, "<ETag>&quot;%s&quot;</ETag></CopyObjectResult>", info.etag);
+    s3_respond_xml(c, 200, &x);
+out:
+    if (rc < 0)
+        s3_respond_error(c, rc);
+    free(meta);
+    free(ctype);
+    buf_release(&sb);
+    buf_release(&sk);
+    store_obj_info_release(&src);
+    store_obj_info_release(&info);
+}
