@@ -1,6 +1,6 @@
 /* test_store_helpers.h -- shared by the tests/unit/test_store*.c files: a fresh data
  * directory per test (mkdtemp, removed afterwards), small put/read helpers. Header-only
- * (static functions): each test binary includes it once. */
+ * (static inline functions, so a test that uses only some of them compiles cleanly). */
 #ifndef TEST_STORE_HELPERS_H
 #define TEST_STORE_HELPERS_H
 
@@ -25,18 +25,18 @@ struct tstore {
     struct store *st;
 };
 
-static int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+static inline int rm_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
 {
     (void)sb, (void)type, (void)ftw;
     return remove(path);
 }
 
-static void rm_rf(const char *dir)
+static inline void rm_rf(const char *dir)
 {
     nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-static int tstore_setup(void **state)
+static inline int tstore_setup(void **state)
 {
     struct tstore *t = calloc(1, sizeof *t);
     assert_non_null(t);
@@ -48,7 +48,7 @@ static int tstore_setup(void **state)
     return 0;
 }
 
-static int tstore_teardown(void **state)
+static inline int tstore_teardown(void **state)
 {
     struct tstore *t = *state;
     store_close(t->st);
@@ -58,9 +58,9 @@ static int tstore_teardown(void **state)
 }
 
 /* Put n bytes (in chunks of `chunk`, 0 = one write) at bucket/key. */
-static int put_chunked(struct store *st, const char *bucket, const char *key, const void *data,
-                       size_t n, size_t chunk, const struct store_attrs *attrs,
-                       struct store_obj_info *out)
+static inline int put_chunked(struct store *st, const char *bucket, const char *key,
+                              const void *data, size_t n, size_t chunk,
+                              const struct store_attrs *attrs, struct store_obj_info *out)
 {
     struct store_put *p = NULL;
     int rc = store_put_begin(st, &p);
@@ -78,13 +78,13 @@ static int put_chunked(struct store *st, const char *bucket, const char *key, co
     return store_put_commit(p, str_c(bucket), str_c(key), attrs, out);
 }
 
-static int put_str(struct store *st, const char *bucket, const char *key, const char *body)
+static inline int put_str(struct store *st, const char *bucket, const char *key, const char *body)
 {
     return put_chunked(st, bucket, key, body, strlen(body), 0, NULL, NULL);
 }
 
 /* The whole object as a malloc'd NUL-terminated string (*len set). */
-static char *get_all(struct store *st, const char *bucket, const char *key, size_t *len)
+static inline char *get_all(struct store *st, const char *bucket, const char *key, size_t *len)
 {
     struct store_obj_info info = {0};
     int fd = -1;
@@ -106,7 +106,7 @@ static char *get_all(struct store *st, const char *bucket, const char *key, size
     return b;
 }
 
-static unsigned count_files(const char *dir)
+static inline unsigned count_files(const char *dir)
 {
     char cmd[256];
     snprintf(cmd, sizeof cmd, "find %s -type f | wc -l", dir);
@@ -118,7 +118,7 @@ static unsigned count_files(const char *dir)
     return n;
 }
 
-static unsigned count_blobs(const struct tstore *t)
+static inline unsigned count_blobs(const struct tstore *t)
 {
     char d[128];
     snprintf(d, sizeof d, "%s/blobs", t->dir);
