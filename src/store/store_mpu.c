@@ -325,6 +325,8 @@ int store_mpu_complete(struct store *st, struct str bucket, struct str key, stru
             rc = -ERR_INVALID_PART;
             goto out;
         }
+    }
+    for (size_t i = 0; i < nparts; i++) { /* sizes only once every part is known good */
         if (i + 1 < nparts && rows[i].size < STORE_PART_SIZE_MIN) {
             rc = -ERR_ENTITY_TOO_SMALL;
             goto out;
