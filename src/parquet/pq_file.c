@@ -418,7 +418,14 @@ int pq_open(const char *path, struct pq_file **out, char *err)
                  : pq_fail(err, rc, "corrupt Parquet file '%s': the footer does not parse", path);
         goto out;
     }
-    if (pq_ts_get(f->fmd, 8) || (used != f->footer_len && f->footer_len - used == 28)) {
+    if (pq_ts_get(f->fmd, 8)) {
+        rc = pq_fail(err, -PQ_ERR_ENCRYPTED,
+                     "encrypted Parquet file '%s' (encryption_algorithm in the footer): not "
+                     "supported",
+                     path);
+        goto out;
+    }
+    if (used != f->footer_len && f->footer_len - used == 28) {
         rc = pq_fail(err, -PQ_ERR_ENCRYPTED,
                      "encrypted Parquet file '%s' (signed plaintext footer): not supported", path);
         goto out;

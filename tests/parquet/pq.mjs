@@ -7,6 +7,8 @@
 //   node pq.mjs check OUT [--columns a,b] SEG... compare OUT with the concatenation of the
 //       segments, each `path` or `path@A:B` (row groups A..B-1), restricted to --columns;
 //       exits 1 and explains on stderr when a reader disagrees
+//   node pq.mjs bloom FILE COL PRESENT ABSENT   DuckDB's bloom probe must exclude ABSENT in every
+//       row group that has a bloom filter for COL, and never exclude PRESENT
 //   node pq.mjs indexes FILE                    every offset-index PageLocation must point at a
 //       page inside its column chunk, the first one at the chunk's start
 //
@@ -186,6 +188,20 @@ async function indexes(path) {
   return 0;
 }
 
+async function bloom(path, col, present, absent) {
+  const con = await duck();
+  const probe = async v => (await con.runAndReadAll(
+    `SELECT row_group_id, bloom_filter_excludes FROM parquet_bloom_probe(${sq(path)}, ${sq(col)}, ${sq(v)}) ORDER BY row_group_id`)).getRowObjects();
+  const p = await probe(present), a = await probe(absent);
+  const withBloom = (await con.runAndReadAll(`SELECT count(*) AS n FROM parquet_metadata(${sq(path)}) WHERE path_in_schema = ${sq(col)} AND bloom_filter_offset IS NOT NULL`)).getRowObjects()[0].n;
+  if (Number(withBloom) === 0) throw new Error(`${path}: no bloom filter on ${col}`);
+  if (p.some(r => r.bloom_filter_excludes)) throw new Error(`${path}: bloom filter excludes present value ${present}`);
+  const excluded = a.filter(r => r.bloom_filter_excludes).length;
+  if (excluded !== Number(withBloom)) throw new Error(`${path}: absent value excluded in ${excluded} of ${withBloom} row groups`);
+  console.log(`${path}: bloom filters of ${col} answer correctly in ${withBloom} row groups`);
+  return 0;
+}
+
 const [cmd, ...args] = process.argv.slice(2);
 let rc = 0;
 try {
@@ -197,6 +213,7 @@ try {
     }
   } else if (cmd === 'check') rc = await check(args);
   else if (cmd === 'indexes') rc = await indexes(args[0]);
+  else if (cmd === 'bloom') rc = await bloom(...args);
   else { console.error('usage: node pq.mjs duckgen|read|check|indexes ...'); rc = 2; }
 } catch (e) {
   console.error(e.stack || String(e));
