@@ -10,14 +10,7 @@
 
 #include "../parquet/parquet.h"
 #include "../util/util.h"
-/* cli.h (owned by the command table) declares cli_parquet_main; the guard keeps this
- * file building while that header is being written. */
-#if defined(__has_include)
-#if __has_include("cli.h")
 #include "cli.h"
-#endif
-#endif
-int cli_parquet_main(int argc, char **argv);
 
 #define PQ_CLI_INPUTS_MAX 4096
 #define PQ_CLI_COLUMNS_MAX 1024
