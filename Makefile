@@ -52,7 +52,8 @@ build/san/libtollgate.a: $(SAN_OBJ)
 	ar rcs $@ $(SAN_OBJ)
 build/san/tests/%: tests/unit/%.c build/san/libtollgate.a $(HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) $< build/san/libtollgate.a $(LDLIBS) -lcmocka -o $@
+	@echo "  LD(san) $@"
+	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) $< build/san/libtollgate.a $(LDLIBS) -lcmocka -o $@
 
 build/bench/%: bench/%.c build/libtollgate.a
 	@mkdir -p $(dir $@)
