@@ -9,6 +9,10 @@
 //       exits 1 and explains on stderr when a reader disagrees
 //   node pq.mjs bloom FILE COL PRESENT ABSENT   DuckDB's bloom probe must exclude ABSENT in every
 //       row group that has a bloom filter for COL, and never exclude PRESENT
+//   node pq.mjs benchgen DIR N ROWS              N daily files like a market-data feed (ZSTD, 8
+//       columns), DIR/day-01.parquet ..., for bench/parquet.sh
+//   node pq.mjs duckcopy OUT [--columns a,b] IN... DuckDB's decode + re-encode equivalent of
+//       concat / project (COPY (SELECT ... FROM read_parquet([...])) TO OUT, ZSTD)
 //   node pq.mjs indexes FILE                    every offset-index PageLocation must point at a
 //       page inside its column chunk, the first one at the chunk's start
 //
@@ -202,6 +206,36 @@ async function bloom(path, col, present, absent) {
   return 0;
 }
 
+async function benchgen(dir, n, rows) {
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  for (let d = 1; d <= Number(n); d++) {
+    const out = `${dir}/day-${String(d).padStart(2, '0')}.parquet`;
+    await con.run(`COPY (
+      SELECT TIMESTAMPTZ '2026-01-01 00:00:00+00' + INTERVAL (${d - 1}) DAY + to_microseconds(((i * 72000) + hash(i, ${d}) % 72000)::BIGINT) AS ts,
+        ['AAPL','MSFT','NVDA','AMZN','GOOG','META','TSLA','JPM','V','XOM','UNH','ASML'][1 + (hash(i * 7, ${d}) % 12)::INT] AS symbol,
+        round(100 + (hash(i, ${d}) % 10000000) / 10000.0, 4)::DOUBLE AS price,
+        (1 + hash(i * 3, ${d}) % 5000)::BIGINT AS volume,
+        round(99 + (hash(i * 5, ${d}) % 10000000) / 10000.0, 4)::DOUBLE AS bid,
+        round(101 + (hash(i * 11, ${d}) % 10000000) / 10000.0, 4)::DOUBLE AS ask,
+        ['XNAS','XNYS','ARCX','BATS'][1 + (hash(i * 13, ${d}) % 4)::INT] AS venue,
+        CASE WHEN hash(i * 17, ${d}) % 6 = 0 THEN NULL ELSE ((hash(i * 19, ${d}) % 2001)::DOUBLE - 1000) / 1000 END AS sentiment
+      FROM range(${Number(rows)}) t(i) ORDER BY i)
+      TO ${sq(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  }
+  return 0;
+}
+
+async function duckcopy(args) {
+  const out = args.shift();
+  const cols = arg(args, '--columns', null);
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  const sel = cols ? cols.split(',').map(c => '"' + c + '"').join(', ') : '*';
+  await con.run(`COPY (SELECT ${sel} FROM read_parquet([${args.map(sq).join(', ')}])) TO ${sq(out)} (FORMAT parquet, COMPRESSION zstd)`);
+  return 0;
+}
+
 const [cmd, ...args] = process.argv.slice(2);
 let rc = 0;
 try {
@@ -214,6 +248,8 @@ try {
   } else if (cmd === 'check') rc = await check(args);
   else if (cmd === 'indexes') rc = await indexes(args[0]);
   else if (cmd === 'bloom') rc = await bloom(...args);
+  else if (cmd === 'benchgen') rc = await benchgen(...args);
+  else if (cmd === 'duckcopy') rc = await duckcopy(args);
   else { console.error('usage: node pq.mjs duckgen|read|check|indexes ...'); rc = 2; }
 } catch (e) {
   console.error(e.stack || String(e));
