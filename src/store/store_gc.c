@@ -5,8 +5,8 @@
  * period and no row references it. Candidates are then removed in batches inside a
  * write transaction that re-checks the references and the mtime: writers confirm their
  * blob inside their own write transaction (store_int.h), so a put racing with gc
- * either sees its blob gone and renames its tmp into place, or commits its row before
- * gc looks. Readers holding an fd keep reading an unlinked blob.
+ * either sees its blob gone and links its tmp into place again, or commits its row
+ * before gc looks. Readers holding an fd keep reading an unlinked blob.
  * Workload: a lifecycle pass (minutes to hours apart); cost is one stat per blob and
  * two index lookups per old blob. */
 #include <dirent.h>

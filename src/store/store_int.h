@@ -10,12 +10,13 @@
  * Writes use BEGIN IMMEDIATE: the write lock is taken up front, so two writers never
  * deadlock upgrading a read lock, and busy_timeout does the waiting.
  *
- * Blob safety against store_gc: a writer publishes its blob (rename, or keeps its tmp
- * when the blob already exists), then inside its write transaction checks the blob is
- * there (store_blob_confirm). store_gc unlinks only inside a write transaction after
- * re-checking no row references the blob. Write transactions serialize, so either gc
- * ran first (the writer sees the blob missing and renames its tmp into place) or the
- * writer's row is visible to gc. */
+ * Blob safety against store_gc: a writer publishes its blob (a hard link to its tmp,
+ * or, when the blob already exists, a fresh mtime on it) and keeps its tmp; inside its
+ * write transaction it checks the blob is there (store_blob_confirm) and links it
+ * again if not; the tmp goes after the commit. store_gc unlinks only inside a write
+ * transaction after re-checking no row references the blob. Write transactions
+ * serialize, so either gc ran first (the writer sees the blob missing and links it
+ * again) or the writer's row is visible to gc. This holds even with a grace of 0. */
 #ifndef TG_STORE_INT_H
 #define TG_STORE_INT_H
 
@@ -101,7 +102,7 @@ struct store {
 struct store_put {
     struct store *st;
     int fd;
-    bool with_md5, final, tmp_present;
+    bool with_md5, final, tmp_present, published;
     struct crypto_hash sha, md5;
     uint64_t size;
     uint8_t sha256[32], md5d[16];
@@ -138,8 +139,8 @@ int store_obj_row_put(struct store_conn *c, struct str bucket, struct str key,
 void store_blob_path(const struct store *st, const uint8_t sha256[32], char out[PATH_MAX]);
 int store_put_begin_int(struct store *st, bool with_md5, struct store_put **out);
 int store_put_finish(struct store_put *p); /* finalize digests (idempotent) */
-/* fsync, rename into blobs/ (or keep tmp when the blob exists: dedup), fresh mtime.
- * Outside any transaction. */
+/* fsync, link into blobs/ (dedup when it exists), fresh mtime. Outside any transaction;
+ * once done, later calls return 0 at once. */
 int store_blob_publish(struct store_put *p);
 /* Inside the write transaction: make sure the blob still exists (see top). */
 int store_blob_confirm(struct store_put *p);

@@ -658,18 +658,31 @@ static void blob_dir_of(const char *blob, char *dir, size_t cap)
         *slash = '\0';
 }
 
-static int blob_rename(struct store_put *p, const char *dir)
+/* Give the blob its name as a hard link to our tmp: the tmp stays as a spare until the
+ * row commits, so if gc removes the blob meanwhile store_blob_confirm links it again.
+ * -EEXIST when the blob exists already (dedup). Filesystems without hard links get a
+ * rename (then no spare). */
+static int blob_link(struct store_put *p, const char *dir)
 {
     int rc;
 
-    if ((rc = store_touch(p->fd, NULL)) < 0)
+    if ((rc = store_touch(p->fd, NULL)) < 0) /* fresh mtime: the gc grace starts now */
         return rc;
-    if (rename(p->tmp, p->blob) < 0) {
-        rc = -errno;
-        tg_log_error("store: rename '%s' -> '%s': %s", p->tmp, p->blob, strerror(errno));
-        return rc;
+    if (link(p->tmp, p->blob) < 0) {
+        if (errno == EEXIST)
+            return -EEXIST;
+        if (errno != EPERM && errno != EOPNOTSUPP && errno != ENOSYS && errno != EMLINK) {
+            rc = -errno;
+            tg_log_error("store: link '%s' -> '%s': %s", p->tmp, p->blob, strerror(errno));
+            return rc;
+        }
+        if (rename(p->tmp, p->blob) < 0) {
+            rc = -errno;
+            tg_log_error("store: rename '%s' -> '%s': %s", p->tmp, p->blob, strerror(errno));
+            return rc;
+        }
+        p->tmp_present = false;
     }
-    p->tmp_present = false;
     return dir_fsync(dir);
 }
 
@@ -678,6 +691,8 @@ int store_blob_publish(struct store_put *p)
     char dir[PATH_MAX], parent[PATH_MAX];
     int rc;
 
+    if (p->published)
+        return 0;
     if ((rc = store_put_finish(p)) < 0)
         return rc;
     if (fsync(p->fd) < 0) {
@@ -696,30 +711,39 @@ int store_blob_publish(struct store_put *p)
         tg_log_error("store: mkdir '%s': %s", dir, strerror(errno));
         return rc;
     }
-    rc = store_touch(-1, p->blob);
-    if (rc == 0) /* dedup: keep our tmp until the row commits (see store_blob_confirm) */
-        return dir_fsync(dir); /* its writer may not have synced the entry yet */
-    if (rc != -ENOENT)
+    for (int attempt = 0; attempt < 4; attempt++) {
+        if ((rc = blob_link(p, dir)) == -EEXIST) {
+            /* dedup: refresh the existing blob's mtime so gc leaves it alone */
+            if ((rc = store_touch(-1, p->blob)) == -ENOENT)
+                continue; /* collected between our link attempt and the touch */
+            if (rc == 0)
+                rc = dir_fsync(dir); /* its writer may not have synced the entry yet */
+        }
+        p->published = rc == 0;
         return rc;
-    return blob_rename(p, dir);
+    }
+    tg_log_error("store: cannot publish blob '%s'", p->blob);
+    return -ERR_IO;
 }
 
 int store_blob_confirm(struct store_put *p)
 {
     char dir[PATH_MAX];
     struct stat sb;
+    int rc;
 
     if (stat(p->blob, &sb) == 0)
         return 0;
     if (errno != ENOENT)
         return -errno;
     if (!p->tmp_present) {
-        /* Only a gc with a grace shorter than our own commit can do this. */
+        /* Only without hard links and with a gc grace shorter than our commit. */
         tg_log_error("store: blob '%s' vanished before its commit", p->blob);
         return -ERR_IO;
     }
     blob_dir_of(p->blob, dir, sizeof dir);
-    return blob_rename(p, dir);
+    rc = blob_link(p, dir);
+    return rc == -EEXIST ? 0 : rc;
 }
 
 void store_put_free(struct store_put *p)
