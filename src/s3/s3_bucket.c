@@ -357,9 +357,7 @@ static int del_visit(void *ctx, const char *path, const char *text)
 {
     struct del_ctx *d = ctx;
     if (text) {
-        if (strcmp(path, "Delete/Quiet") == 0)
-            d->quiet = strcmp(text, "true") == 0;
-        else if (strcmp(path, "Delete/Object/Key") == 0) {
+        if (strcmp(path, "Delete/Object/Key") == 0) {
             buf_reset(&d->key);
             if (buf_adds(&d->key, text) < 0)
                 return -ERR_MALFORMED_XML;
@@ -392,11 +390,19 @@ static int del_visit(void *ctx, const char *path, const char *text)
     return 0;
 }
 
-/* Counts the keys first, so a request over the limit deletes nothing. */
+/* A first pass counts the keys, so a request over the limit deletes nothing, and
+ * reads Quiet, which botocore serializes after the Objects. */
+struct count_ctx {
+    unsigned n;
+    bool quiet;
+};
+
 static int count_visit(void *ctx, const char *path, const char *text)
 {
-    unsigned *n = ctx;
-    if (!text && strcmp(path, "Delete/Object") == 0 && ++*n > DELETE_MAX)
+    struct count_ctx *cc = ctx;
+    if (text && strcmp(path, "Delete/Quiet") == 0)
+        cc->quiet = strcmp(text, "true") == 0;
+    if (!text && strcmp(path, "Delete/Object") == 0 && ++cc->n > DELETE_MAX)
         return -ERR_TOO_MANY_KEYS;
     return 0;
 }
@@ -405,7 +411,7 @@ void s3_op_delete_objects(struct s3_ctx *c)
 {
     struct buf x = BUF_INIT;
     struct del_ctx d = {c, &x, false, 0, BUF_INIT, false, 0};
-    unsigned n = 0;
+    struct count_ctx cc = {0, false};
     int rc = 0;
     if (!c->has_md5 && c->ck_alg == S3_CKSUM_NONE)
         rc = -ERR_MISSING_CONTENT_MD5;
@@ -414,10 +420,11 @@ void s3_op_delete_objects(struct s3_ctx *c)
     if (rc == 0)
         rc = store_bucket_exists(c->api->cfg.store, buf_str(&c->bucket));
     if (rc == 0)
-        rc = s3_xml_parse(buf_str(&c->xml), count_visit, &n);
-    if (rc == 0 && n == 0)
+        rc = s3_xml_parse(buf_str(&c->xml), count_visit, &cc);
+    if (rc == 0 && cc.n == 0)
         rc = -ERR_MALFORMED_XML;
     if (rc == 0) {
+        d.quiet = cc.quiet;
         s3_xml_begin(&x, "DeleteResult");
         rc = s3_xml_parse(buf_str(&c->xml), del_visit, &d);
         buf_adds(&x, "</DeleteResult>");
