@@ -28,6 +28,11 @@ struct s3_sig_req {
     struct str query; /* raw, without '?' */
     bool (*header)(void *ctx, const char *lname, struct str *value);
     void *ctx;
+    /* Optional (may be NULL): calls fn for every request header, name in any case.
+     * SigV2 signs every x-amz-* header (x-amz-meta-* cannot be probed by name), and
+     * with it SigV4 header auth refuses x-amz-* headers that are not signed. */
+    void (*each_header)(void *ctx, void (*fn)(void *arg, struct str name, struct str value),
+                        void *arg);
 };
 
 /* Finds the secret of an access key id: writes it NUL-terminated into secret and
@@ -48,6 +53,9 @@ enum s3_payload {
     S3_PAYLOAD_STREAMING_TRAILER, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
     S3_PAYLOAD_UNSIGNED_TRAILER,  /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
 };
+enum s3_cksum_alg { S3_CKSUM_NONE, S3_CKSUM_CRC32, S3_CKSUM_CRC32C, S3_CKSUM_SHA1,
+                    S3_CKSUM_SHA256 };
+
 /* A verified request's authentication. */
 struct s3_auth {
     enum s3_auth_kind kind;
@@ -60,6 +68,7 @@ struct s3_auth {
     char amz_date[20];            /* 20130524T000000Z */
     char scope[128];              /* 20130524/us-east-1/s3/aws4_request */
     int64_t expires_at;           /* presigned: when the URL stops working; else 0 */
+    enum s3_cksum_alg trailer;    /* aws-chunked: checksum named by x-amz-trailer */
 };
 
 /* Verify the request's signature, if it carries one (S3_AUTH_ANON otherwise, which
@@ -110,6 +119,11 @@ void s3_sig_signing_key(const char *secret, const char *date8, const char *regio
  * trailers <= 8 KiB. */
 struct s3_chunked;
 int s3_chunked_new(const struct s3_auth *auth, struct s3_chunked **out);
+/* The checksum trailer to expect, from the x-amz-trailer header (s3_chunked_new
+ * already takes auth->trailer): its value is computed over the decoded data and
+ * compared at finish (-ERR_BAD_DIGEST). -ERR_INVALID for an unknown trailer. A
+ * checksum trailer that was not announced makes finish fail (-ERR_BAD_CHUNK). */
+int s3_chunked_expect_trailer(struct s3_chunked *c, struct str trailer_header_value);
 int s3_chunked_feed(struct s3_chunked *c, const uint8_t *p, size_t n,
                     int (*sink)(void *ctx, const uint8_t *p, size_t n), void *sink_ctx);
 /* At the end of the HTTP body: -ERR_INCOMPLETE_BODY unless the final chunk and trailers
@@ -122,8 +136,6 @@ void s3_chunked_free(struct s3_chunked *c);
 
 /* ---- checksums (x-amz-checksum-*) ---------------------------------------------- */
 
-enum s3_cksum_alg { S3_CKSUM_NONE, S3_CKSUM_CRC32, S3_CKSUM_CRC32C, S3_CKSUM_SHA1,
-                    S3_CKSUM_SHA256 };
 struct s3_cksum {
     enum s3_cksum_alg alg;
     uint32_t crc;
