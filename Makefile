@@ -41,7 +41,8 @@ build/libtollgate.a: $(OBJ)
 	@rm -f $@
 	ar rcs $@ $(OBJ)
 build/tollgate: src/main.c build/libtollgate.a
-	$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
 
 build/san/obj/%.o: src/%.c $(HDRS)
 	@mkdir -p $(dir $@)
@@ -57,7 +58,8 @@ build/san/tests/%: tests/unit/%.c build/san/libtollgate.a $(HDRS)
 
 build/bench/%: bench/%.c build/libtollgate.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
 
 run: deps-build
 	@$(MAKE) --no-print-directory build/tollgate

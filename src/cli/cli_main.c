@@ -1,6 +1,7 @@
 /* cli_main.c -- the commands table, --help, --version, and the opening of a data
  * directory shared by the commands. */
 #include <getopt.h>
+#include <limits.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,11 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
         return rc;
     s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));
     s->data_dir = cfg_path(c, cfg_get(c, "server", "data_dir", "."));
+    char real[4096];
+    if (s->data_dir && realpath(s->data_dir, real)) {
+        free(s->data_dir);
+        s->data_dir = strdup(real);
+    }
     s->region = strdup(cfg_get(c, "server", "region", "us-east-1"));
     s->bucket = strdup(cfg_get(c, "storage", "bucket", "tollgate"));
     const char *pub = cfg_get(c, "server", "public_url", NULL);
@@ -137,6 +143,16 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
     size_t n = strlen(s->public_url);
     while (n && s->public_url[n - 1] == '/')
         s->public_url[--n] = '\0';
+    const char *sep = strstr(s->public_url, "://");
+    if (!sep ||
+        (strncmp(s->public_url, "http://", 7) != 0 && strncmp(s->public_url, "https://", 8) != 0) ||
+        strchr(sep + 3, '/') || !sep[3]) {
+        const struct cfg_entry *e = cfg_find(c, "server", "public_url");
+        buf_printf(&b, "%s:%d: [server] public_url = %s: expected http(s)://host[:port] (no path)",
+                   c->path, e ? e->line : 0, s->public_url);
+        *err = buf_take(&b);
+        return -ERR_CONFIG;
+    }
     const char *be = cfg_get(c, "storage", "backend", "local");
     if (strcmp(be, "local") != 0) {
         const struct cfg_entry *e = cfg_find(c, "storage", "backend");

@@ -36,8 +36,11 @@ static int first_key(void *ctx, const struct meta_key *k)
 static void disposition(const char *name, struct buf *out)
 {
     buf_adds(out, "attachment; filename=\"");
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+        if ((*p & 0xc0) == 0x80)
+            continue; /* one '_' per non-ASCII character, not per byte */
         buf_addc(out, (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\') ? '_' : (char)*p);
+    }
     buf_adds(out, "\"; filename*=UTF-8''");
     uri_encode(out, str_c(name), false);
 }
