@@ -3,6 +3,8 @@
  * requests for at most drain_timeout (default 5 s). Signals are taken with sigwait on
  * the main thread; every other thread has them blocked. */
 #include <getopt.h>
+#include <pthread.h>
+#include <time.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +58,44 @@ static void health_done(struct http_req *req, void *app)
         http_respond_text(req, 503, "text/plain", "unavailable: the metadata database failed\n");
     else
         http_respond_text(req, 200, "text/plain", "ok\n");
+}
+
+/* Blob GC until the lifecycle scheduler owns it: once at start, then hourly. */
+#define GC_INTERVAL_S 3600
+#define GC_GRACE_S 3600
+
+struct maint {
+    struct store *store;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+};
+
+static void *maint_main(void *arg)
+{
+    struct maint *m = arg;
+    pthread_mutex_lock(&m->mu);
+    while (!m->stop) {
+        pthread_mutex_unlock(&m->mu);
+        unsigned removed = 0;
+        uint64_t bytes = 0;
+        int64_t t0 = tg_monotonic_us();
+        int rc = store_gc(m->store, GC_GRACE_S, &removed, &bytes);
+        if (rc < 0)
+            tg_log_error("gc: %s", err_message(rc));
+        else
+            tg_log_info("gc: removed %u unreferenced blobs (%llu bytes) in %lldms", removed,
+                        (unsigned long long)bytes,
+                        (long long)(tg_monotonic_us() - t0) / 1000);
+        pthread_mutex_lock(&m->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += GC_INTERVAL_S;
+        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
+            ;
+    }
+    pthread_mutex_unlock(&m->mu);
+    return NULL;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -142,8 +182,18 @@ int cmd_serve(int argc, char **argv)
     tg_log_info("tollgate listening on http://%s:%u (data %s, region %s, bucket %s)",
                 host[0] ? host : "0.0.0.0", http_server_port(srv), app.set.data_dir, app.set.region,
                 app.set.bucket);
+    struct maint maint = {app.store, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
+    pthread_t maint_thread;
+    bool maint_running = pthread_create(&maint_thread, NULL, maint_main, &maint) == 0;
     int sig = 0;
     sigwait(&sigs, &sig);
+    if (maint_running) {
+        pthread_mutex_lock(&maint.mu);
+        maint.stop = true;
+        pthread_cond_signal(&maint.cv);
+        pthread_mutex_unlock(&maint.mu);
+        pthread_join(maint_thread, NULL);
+    }
     tg_log_info("tollgate: %s received: draining (at most %llds)",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.set.drain_timeout);
     http_server_stop(srv);
