@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "http/http.h"
 #include "util/util.h"
 
 /* ---- SigV4 / SigV2 ------------------------------------------------------------ */
@@ -149,5 +150,38 @@ void s3_cksum_update(struct s3_cksum *c, const void *p, size_t n);
 /* Base64 of the digest into out (NUL-terminated, >= 48 bytes). Releases the state. */
 int s3_cksum_final(struct s3_cksum *c, char *out, size_t cap);
 void s3_cksum_release(struct s3_cksum *c);
+
+/* ---- XML (s3_xml.c) ------------------------------------------------------------ */
+
+/* Escape text for XML element content and attribute values (&, <, >, ", '). */
+int s3_xml_escape(struct buf *b, struct str s);
+/* Parse a request body with expat. For every element with text, calls
+ * fn(ctx, path, text) where path is the element path without the root's namespace,
+ * e.g. "Delete/Object/Key"; also at the end of every element with text = NULL
+ * (so a caller can close a record, e.g. "Delete/Object"). Limits: depth 8, text of an
+ * element 4 KiB. Returns 0 or -ERR_MALFORMED_XML (or fn's negative result). */
+int s3_xml_parse(struct str body, int (*fn)(void *ctx, const char *path, const char *text),
+                 void *ctx);
+
+/* ---- the S3 API request handler (s3_api.c) -------------------------------------- */
+
+struct store;
+struct s3_api_config {
+    struct store *store;
+    s3_secret_fn secret;  /* access keys */
+    void *secret_ctx;
+    const char *region;   /* "us-east-1" */
+    uint64_t max_put_size; /* single PUT and part ceiling, default 5 GiB */
+    /* Names the S3 API must refuse as buckets because other routes own them. */
+    const char *const *reserved; /* NULL-terminated */
+};
+struct s3_api;
+int s3_api_new(const struct s3_api_config *cfg, struct s3_api **out);
+void s3_api_free(struct s3_api *api);
+/* The http handler that serves path-style S3 requests. */
+void s3_api_handler(struct s3_api *api, struct http_handler *out);
+
+#define S3_XML_BODY_MAX (4u << 20)  /* DeleteObjects of 1000 long keys fits */
+#define S3_USER_META_MAX 2048       /* x-amz-meta-* names + values, as S3 */
 
 #endif
