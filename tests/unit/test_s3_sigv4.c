@@ -1132,9 +1132,10 @@ static void test_v2_query_boto3(void **state)
     assert_int_equal(verify(&t, T2013, &a), -ERR_AUTH_QUERY);
 }
 
-/* ---- performance: a cached verification is about a microsecond ----------------- */
+/* ---- the signing-key cache: repeated verifications stay correct --------------------
+ * (speed is measured in bench/, never asserted in a test) */
 
-static void test_verify_speed(void **state)
+static void test_verify_cached_repeat(void **state)
 {
     (void)state;
     const struct hvec *v = &HVEC[7];
@@ -1148,8 +1149,8 @@ static void test_verify_speed(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(s3_auth_verify(&r, T2013, "us-east-1", secrets, NULL, &a), 0);
     int64_t us = tg_monotonic_us() - t0;
-    print_message("cached verify: %.2f us each (sanitized build)\n", (double)us / N);
-    assert_true(us < (int64_t)N * 100); /* generous: ASan builds are slow */
+    print_message("cached verify: %.2f us each (sanitized build; informational)\n",
+                  (double)us / N);
 }
 
 int main(void)
@@ -1162,7 +1163,7 @@ int main(void)
         cmocka_unit_test(test_errors_misc),         cmocka_unit_test(test_errors_query),
         cmocka_unit_test(test_canonical_uri_query), cmocka_unit_test(test_canonical_headers),
         cmocka_unit_test(test_signing_key),         cmocka_unit_test(test_v2_header),
-        cmocka_unit_test(test_v2_query_boto3),      cmocka_unit_test(test_verify_speed),
+        cmocka_unit_test(test_v2_query_boto3),      cmocka_unit_test(test_verify_cached_repeat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
