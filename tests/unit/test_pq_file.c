@@ -655,6 +655,64 @@ static void test_footer_torture(void **state)
     free(b);
 }
 
+/* A real DuckDB 1.5.6 file (SNAPPY, dictionary + bloom filter, statistics, a list
+ * and a struct column), made by `node tests/parquet/pq.mjs duckgen ... --rows 300
+ * --codec snappy --seed 5`. Its footer gets the same torture. */
+#define DUCK_FIXTURE "tests/parquet/fixtures/duckdb-nested.parquet"
+
+static void test_duckdb_fixture(void **state)
+{
+    (void)state;
+    char err[PQ_ERRMSG_MAX];
+    struct pq_file *f, *o;
+    struct pq_column c;
+    struct pq_result r;
+    uint8_t *b;
+    if (access(DUCK_FIXTURE, R_OK) != 0)
+        skip(); /* run from the repository root */
+    assert_int_equal(pq_open(DUCK_FIXTURE, &f, err), 0);
+    assert_int_equal(pq_num_rows(f), 300);
+    assert_int_equal(pq_num_columns(f), 9);
+    assert_int_equal(pq_column_get(f, 6, &c), 0);
+    assert_string_equal(c.name, "tags");
+    assert_string_equal(c.type, "GROUP");
+    assert_string_equal(c.logical_type, "LIST");
+    assert_int_equal(c.leaves, 1);
+    assert_int_equal(pq_column_get(f, 7, &c), 0);
+    assert_string_equal(c.name, "quote");
+    assert_int_equal(c.leaves, 2);
+    struct pq_file *in[3] = {f, f, f};
+    assert_int_equal(pq_concat(P("d3.parquet"), in, 3, &r, err), 0);
+    assert_int_equal(r.rows, 900);
+    const char *cols[] = {"quote", "id"};
+    assert_int_equal(pq_project(P("dp.parquet"), f, cols, 2, &r, err), 0);
+    assert_int_equal(pq_open(P("dp.parquet"), &o, err), 0);
+    assert_int_equal(pq_num_columns(o), 2);
+    assert_int_equal(pq_column_get(o, 1, &c), 0);
+    assert_string_equal(c.name, "quote");
+    pq_close(o);
+    pq_close(f);
+
+    size_t n = slurp(DUCK_FIXTURE, &b);
+    uint32_t len = (uint32_t)b[n - 8] | (uint32_t)b[n - 7] << 8 | (uint32_t)b[n - 6] << 16;
+    uint8_t *x = malloc(n);
+    for (size_t i = n - 8 - len; i < n; i++) {
+        memcpy(x, b, n);
+        x[i] ^= 0xff;
+        spit(P("df.parquet"), x, n);
+        if (pq_open(P("df.parquet"), &f, err) < 0)
+            continue;
+        struct pq_file *two[2] = {f, f};
+        if (pq_concat(P("dfo.parquet"), two, 2, NULL, err) == 0) {
+            assert_int_equal(pq_open(P("dfo.parquet"), &o, err), 0);
+            pq_close(o);
+        }
+        pq_close(f);
+    }
+    free(x);
+    free(b);
+}
+
 static void test_gen(void **state)
 {
     (void)state;
@@ -722,6 +780,7 @@ int main(void)
         cmocka_unit_test(test_schema_diff),
         cmocka_unit_test(test_concat_splice_project),
         cmocka_unit_test(test_footer_torture),
+        cmocka_unit_test(test_duckdb_fixture),
         cmocka_unit_test(test_gen),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
