@@ -25,7 +25,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
-.PHONY: all run test unit integration deps deps-build bench fmt clean
+.PHONY: all run test unit integration deps deps-build deps-fuzz bench fmt clean fuzz
 all: build/tollgate $(BENCH_BIN)
 
 deps:
@@ -82,3 +82,25 @@ fmt:
 
 clean:
 	rm -rf build
+
+# libFuzzer targets (clang): `make fuzz` builds them and runs each for FUZZ_SECONDS.
+FUZZ_SRC := $(wildcard fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:fuzz/%.c=build/fuzz/%)
+FUZZ_SECONDS ?= 30
+FUZZ_OBJ := $(LIB_SRC:src/%.c=build/fuzz/obj/%.o)
+build/fuzz/obj/%.o: src/%.c $(HDRS)
+	@mkdir -p $(dir $@)
+	@echo "  CC(fuzz) $<"
+	@clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer-no-link,address,undefined $(PKG_CFLAGS) -Isrc -c $< -o $@
+build/fuzz/%: fuzz/%.c $(FUZZ_OBJ)
+	@echo "  LD(fuzz) $@"
+	@clang $(CSTD) $(WARN) -g -O1 -fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) -Isrc $< $(FUZZ_OBJ) $(LDLIBS) -o $@
+fuzz: deps-fuzz $(FUZZ_BIN)
+	@for f in $(FUZZ_BIN); do n=$$(basename $$f); mkdir -p build/fuzz/corpus/$$n; \
+	  echo "== $$n ($(FUZZ_SECONDS)s)"; \
+	  $$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 build/fuzz/corpus/$$n fuzz/corpus/$$n 2>&1 | tail -3 || exit 1; done
+deps-fuzz:
+	@sh scripts/deps.sh fuzz
+
+# Keep intermediate objects (fuzz and sanitizer builds reuse them).
+.SECONDARY:

@@ -3,6 +3,7 @@
 # Idempotent and silent when everything is present. Run as root (or with sudo).
 #   scripts/deps.sh build   packages to build and run
 #   scripts/deps.sh test    + the real S3 clients, nginx, wrk, node packages for tests
+#   scripts/deps.sh fuzz    + clang and libFuzzer
 set -e
 MODE=${1:-test}
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libssl-dev libsqlite3-dev
@@ -10,8 +11,10 @@ BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libssl-dev libsqlite
 TEST_PKGS="curl awscli python3 python3-boto3 rclone s3cmd nginx wrk time procps
  nodejs npm sqlite3"
 
+FUZZ_PKGS="clang libclang-rt-14-dev"
 pkgs=$BUILD_PKGS
 [ "$MODE" = test ] && pkgs="$pkgs $TEST_PKGS"
+[ "$MODE" = fuzz ] && pkgs="$pkgs $FUZZ_PKGS"
 
 missing=""
 for p in $pkgs; do
