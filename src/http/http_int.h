@@ -81,7 +81,7 @@ void http_resp_free(struct http_resp *resp);
 /* Queue r->pending with MHD. Returns MHD_YES / MHD_NO. */
 enum MHD_Result http_req_queue(struct http_req *r);
 /* Whether large fd bodies are sent with read()/send() instead of sendfile(). */
-void http_resp_set_fd_mode(bool use_read);
+void http_resp_set_fd_mode(bool use_read, size_t block);
 bool http_server_draining(const struct http_server *s);
 /* http_server.c: log the request, run on_free, release it. Exactly once per request. */
 void http_req_finish(struct http_req *r, enum MHD_RequestTerminationCode toe);

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -131,9 +132,47 @@ static int stream_headers(struct http_req *r, void *app)
     return http_respond(r, http_resp_stream(200, UINT64_MAX, digits_fill, NULL, NULL));
 }
 
+/* 64 MiB of known length, for the stalled reader. */
+static ssize_t zeros_fill(void *ctx, uint64_t pos, char *out, size_t cap)
+{
+    (void)ctx;
+    (void)pos;
+    memset(out, 'z', cap);
+    return (ssize_t)cap;
+}
+
+static int big_headers(struct http_req *r, void *app)
+{
+    (void)app;
+    atomic_fetch_add(&n_headers, 1);
+    return http_respond(r, http_resp_stream(200, 64 << 20, zeros_fill, NULL, NULL));
+}
+
+/* 20 pieces of 64 KiB, 10 ms apart: in flight when the server is stopped. */
+static ssize_t slow_fill(void *ctx, uint64_t pos, char *out, size_t cap)
+{
+    (void)ctx;
+    (void)pos;
+    usleep(10000);
+    if (cap > 65536)
+        cap = 65536;
+    memset(out, 's', cap);
+    return (ssize_t)cap;
+}
+
+static int slow_headers(struct http_req *r, void *app)
+{
+    (void)app;
+    atomic_fetch_add(&n_headers, 1);
+    return http_respond(r, http_resp_stream(200, 20 * 65536, slow_fill, NULL, NULL));
+}
+
 static const struct http_handler toy = {"toy", toy_headers, toy_body, toy_done, toy_free, NULL};
 static const struct http_handler filer = {"file", file_headers, NULL, NULL, file_free, NULL};
 static const struct http_handler streamer = {"stream", stream_headers, NULL, NULL, file_free, NULL};
+
+static const struct http_handler bigger = {"big", big_headers, NULL, NULL, file_free, NULL};
+static const struct http_handler slower = {"slow", slow_headers, NULL, NULL, file_free, NULL};
 
 static int setup(void **state)
 {
@@ -159,7 +198,8 @@ static int setup(void **state)
         return -1;
     http_server_default(srv, &toy);
     if (http_server_route(srv, "/file", &filer) < 0 ||
-        http_server_route(srv, "/stream", &streamer) < 0 || http_server_start(srv) < 0)
+        http_server_route(srv, "/stream", &streamer) < 0 ||
+        http_server_route(srv, "/big", &bigger) < 0 || http_server_start(srv) < 0)
         return -1;
     port = http_server_port(srv);
     return port ? 0 : -1;
@@ -503,6 +543,93 @@ static void test_file_and_head(void **state)
     curl_easy_cleanup(c);
 }
 
+static void test_stalled_reader(void **state)
+{
+    int fd = raw_connect();
+    char buf[512];
+
+    (void)state;
+    /* a client that asks for 64 MiB and stops reading holds no thread */
+    raw_send(fd, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    raw_recv(fd, buf, sizeof buf, "\r\n\r\n", 2000);
+    assert_non_null(strstr(buf, "HTTP/1.1 200"));
+    usleep(100000); /* the server fills the socket buffers and waits */
+    for (int i = 0; i < 8; i++) {
+        struct got g = {0};
+        CURL *c = curl_for("/other", &g);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_cleanup(c);
+    }
+    close(fd);
+}
+
+static void *download_slow(void *arg)
+{
+    struct got *g = arg;
+    CURL *c = curl_for("/slow", g);
+
+    curl_easy_perform(c);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+static void test_drain(void **state)
+{
+    struct http_config cfg = {.listen = "127.0.0.1:0", .threads = 1, .drain_timeout_s = 2};
+    struct http_server *s;
+    uint16_t saved = port;
+    struct got g = {0};
+    pthread_t th;
+
+    (void)state;
+    assert_int_equal(http_server_new(&cfg, &s), 0);
+    assert_int_equal(http_server_route(s, "/slow", &slower), 0);
+    http_server_default(s, &toy);
+    assert_int_equal(http_server_start(s), 0);
+    port = http_server_port(s);
+    assert_int_equal(pthread_create(&th, NULL, download_slow, &g), 0);
+    usleep(60000);
+    http_server_stop(s); /* waits for the download in flight */
+    pthread_join(th, NULL);
+    assert_int_equal(g.total, 20 * 65536);
+    /* no longer accepting */
+    memset(&g, 0, sizeof g);
+    CURL *c = curl_for("/x", &g);
+    assert_int_not_equal(curl_easy_perform(c), CURLE_OK);
+    curl_easy_cleanup(c);
+    http_server_free(s);
+    port = saved;
+}
+
+static void test_listen_parse(void **state)
+{
+    static const struct {
+        const char *listen;
+        int ok;
+    } rows[] = {
+        {"127.0.0.1:0", 1}, {"[::1]:0", 1},
+        {":0", 1},          {"localhost:0", 1},
+        {"127.0.0.1", 0},   {"::1:0", 0},
+        {"[::1]0", 0},      {"127.0.0.1:99999", 0},
+        {"127.0.0.1:x", 0}, {"no.such.host.invalid:0", 0},
+    };
+    (void)state;
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct http_config cfg = {.listen = rows[i].listen, .threads = 1};
+        struct http_server *s;
+        print_message("listen %s\n", rows[i].listen);
+        assert_int_equal(http_server_new(&cfg, &s), 0);
+        if (rows[i].ok) {
+            assert_int_equal(http_server_start(s), 0);
+            assert_true(http_server_port(s) > 0);
+        } else {
+            assert_true(http_server_start(s) < 0);
+        }
+        http_server_free(s);
+    }
+}
+
 static void test_free_once(void **state)
 {
     (void)state;
@@ -520,7 +647,8 @@ int main(void)
         cmocka_unit_test(test_early_reject),    cmocka_unit_test(test_continue),
         cmocka_unit_test(test_raw_target),      cmocka_unit_test(test_slow_client_cut),
         cmocka_unit_test(test_oversized_head),  cmocka_unit_test(test_file_and_head),
-        cmocka_unit_test(test_free_once),
+        cmocka_unit_test(test_stalled_reader),  cmocka_unit_test(test_drain),
+        cmocka_unit_test(test_listen_parse),    cmocka_unit_test(test_free_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
