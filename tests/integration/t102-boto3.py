@@ -162,6 +162,20 @@ def t_list():
         token = r["NextContinuationToken"]
     eq("pagination with delimiter, MaxKeys=1: each key or prefix once",
        ["lst/a/", "lst/b/", "lst/c", "lst/d", "lst/e/"], got)
+    # V1 with a delimiter: NextMarker names the last key or prefix of the page.
+    got, marker, pages = [], "", 0
+    while pages < 20:
+        r = s3.list_objects(Bucket=B, Prefix="lst/", Delimiter="/", MaxKeys=2, Marker=marker)
+        pages += 1
+        got += [o["Key"] for o in r.get("Contents", [])] + [p["Prefix"] for p in r.get("CommonPrefixes", [])]
+        if not r["IsTruncated"]:
+            break
+        marker = r.get("NextMarker", "")
+        if not marker:
+            break
+    eq("V1 pagination with delimiter, MaxKeys=2, by NextMarker",
+       ["lst/a/", "lst/b/", "lst/c", "lst/d", "lst/e/"], sorted(got))
+    eq("V1 pagination with delimiter: 3 pages", 3, pages)
     # The paginator and StartAfter.
     pg = s3.get_paginator("list_objects_v2")
     got = [o["Key"] for page in pg.paginate(Bucket=B, Prefix="lst/", PaginationConfig={"PageSize": 3})
@@ -195,6 +209,22 @@ def t_odd_keys():
     r = s3.list_object_versions(Bucket=B, Prefix="odd/")
     eq("ListObjectVersions with odd keys, VersionId null", [(k, "null") for k in sorted(ODD)],
        [(v["Key"], v["VersionId"]) for v in r.get("Versions", [])])
+    # Paginators over odd keys: V1 (NextMarker, URL-encoded and decoded by botocore),
+    # V2 and versions (key-marker), two keys a page.
+    for name, op, item in (("V1", "list_objects", "Contents"), ("V2", "list_objects_v2", "Contents"),
+                           ("versions", "list_object_versions", "Versions")):
+        pg = s3.get_paginator(op)
+        got = [o["Key"] for page in pg.paginate(Bucket=B, Prefix="odd/", PaginationConfig={"PageSize": 2})
+               for o in page.get(item, [])]
+        eq("%s paginated by 2 over odd keys: each once, in order" % name, sorted(ODD), got)
+    # CopyObject with an odd source key (x-amz-copy-source is URL-encoded).
+    for k in ("odd/with space", "odd/plus+sign", "odd/unicode-\u00fc-\u65e5\u672c", "odd/percent%20x"):
+        s3.copy_object(Bucket=B, Key="copy/" + k, CopySource={"Bucket": B, "Key": k})
+        eq("copy_object from %r" % k, k.encode("utf-8"), s3.get_object(Bucket=B, Key="copy/" + k)["Body"].read())
+    eq("copy_object from a missing key: 404 NoSuchKey", (404, "NoSuchKey"),
+       err_of(s3.copy_object, Bucket=B, Key="copy/x", CopySource={"Bucket": B, "Key": "odd/none"}))
+    eq("copy_object from a missing bucket: 404 NoSuchBucket", (404, "NoSuchBucket"),
+       err_of(s3.copy_object, Bucket=B, Key="copy/x", CopySource={"Bucket": "nobkt", "Key": "x"}))
     # Without encoding-type the XML carries the keys escaped but not URL-encoded: turn off
     # botocore's automatic encoding-type by giving none in a raw request.
     status, body = raw_signed("GET", "/%s?list-type=2&prefix=odd%%2Fplus" % B)

@@ -38,7 +38,7 @@ echo "the object" >"$T/obj"
 check_eq "signed PUT object (curl --aws-sigv4)" 200 \
     "$(ccurl "${SIGV4[@]}" --user "$AKID:$SECRET" -H "$(sha_hdr "$T/obj")" -T "$T/obj" "$URL/$B/obj.txt")"
 check_eq "signed GET object (curl --aws-sigv4)" 200 "$(ccurl "${SIGV4[@]}" --user "$AKID:$SECRET" "$URL/$B/obj.txt")"
-check_eq "signed GET via botocore signer" 200 "$(pyreq GET "$URL/$B/obj.txt")"
+check_eq "signed GET via s3req.py" 200 "$(pyreq GET "$URL/$B/obj.txt")"
 
 # ---- bad signature / unknown key ----------------------------------------------------------------
 check_eq "wrong secret: 403 SignatureDoesNotMatch" "403 SignatureDoesNotMatch" \
