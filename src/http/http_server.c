@@ -416,7 +416,6 @@ static void req_completed(void *cls, struct MHD_Connection *mc, void **con_cls,
     struct http_req *r = *con_cls;
     struct http_conn *c = conn_of(mc);
 
-    (void)mc;
     if (c) {
         /* The next request on this kept-alive connection gets a fresh head deadline. */
         unsigned t = s->cfg.idle_timeout_s > s->cfg.header_timeout_s ? s->cfg.idle_timeout_s
