@@ -23,6 +23,11 @@ check "s3 cp down 1 KiB" awss3 s3 cp "s3://$B/dir/small.bin" "$T/small.back" "${
 check "s3 cp down 40 MiB" awss3 s3 cp "s3://$B/dir/big.bin" "$T/big.back" "${Q[@]}"
 check_eq "1 KiB round trip: same sha256" "$(sha "$T/small")" "$(sha "$T/small.back" 2>/dev/null)"
 check_eq "40 MiB round trip: same sha256" "$(sha "$T/big")" "$(sha "$T/big.back" 2>/dev/null)"
+# Streams: upload from stdin (size unknown: multipart in 8 MiB parts), download to stdout.
+head -c $((9 << 20)) /dev/urandom >"$T/stdin"
+check "s3 cp - (stdin, 9 MiB) up" awss3 s3 cp - "s3://$B/stdin.bin" "${Q[@]}" <"$T/stdin"
+check_eq "s3 cp to - (stdout) gives the same bytes" "$(sha "$T/stdin")" \
+    "$(awss3 s3 cp "s3://$B/stdin.bin" - "${Q[@]}" | sha256sum | cut -d' ' -f1)"
 # A multipart object's ETag is "<md5 of part md5s>-N"; awscli uses 8 MiB parts: 5 of them.
 etag=$(awss3 s3api head-object --bucket "$B" --key dir/big.bin 2>"$T/err" | jq_py 'd["ETag"]')
 case "$etag" in *-5\") ok "multipart ETag ends in -5: $etag" ;; *) not_ok "multipart ETag: '$etag'"; cat "$T/err" ;; esac
