@@ -244,7 +244,20 @@ void s3_op_list_parts(struct s3_ctx *c)
 struct uploads_ctx {
     struct buf *x;
     struct buf last_key, last_id;
+    bool url; /* encoding-type=url: keys URL-encoded, as S3 does */
 };
+
+static void elem_key(struct buf *x, bool url, const char *name, struct str v)
+{
+    if (url) {
+        struct buf enc = BUF_INIT;
+        uri_encode(&enc, v, true);
+        s3_xml_elem(x, name, buf_str(&enc));
+        buf_release(&enc);
+    } else {
+        s3_xml_elem(x, name, v);
+    }
+}
 
 static int upload_visit(void *ctx, const struct store_mpu *u)
 {
@@ -252,7 +265,7 @@ static int upload_visit(void *ctx, const struct store_mpu *u)
     char t[TG_TIME_BUF];
     time_fmt_iso8601_ms(u->initiated_us, t);
     buf_adds(uc->x, "<Upload>");
-    s3_xml_elem_c(uc->x, "Key", u->key);
+    elem_key(uc->x, uc->url, "Key", str_c(u->key));
     s3_xml_elem_c(uc->x, "UploadId", u->upload_id);
     s3_xml_owner(uc->x, "Initiator");
     s3_xml_owner(uc->x, "Owner");
@@ -267,8 +280,9 @@ static int upload_visit(void *ctx, const struct store_mpu *u)
 
 void s3_op_list_uploads(struct s3_ctx *c)
 {
-    struct buf x = BUF_INIT, ups = BUF_INIT, prefix = BUF_INIT, km = BUF_INIT, um = BUF_INIT;
-    struct uploads_ctx uc = {&ups, BUF_INIT, BUF_INIT};
+    struct buf x = BUF_INIT, ups = BUF_INIT, prefix = BUF_INIT, km = BUF_INIT, um = BUF_INIT,
+               enc = BUF_INIT;
+    struct uploads_ctx uc = {&ups, BUF_INIT, BUF_INIT, false};
     uint64_t max;
     bool truncated = false;
     int rc = store_bucket_exists(c->api->cfg.store, buf_str(&c->bucket));
@@ -278,9 +292,12 @@ void s3_op_list_uploads(struct s3_ctx *c)
         int r1 = query_get_decoded(c->query, "prefix", &prefix);
         int r2 = query_get_decoded(c->query, "key-marker", &km);
         int r3 = query_get_decoded(c->query, "upload-id-marker", &um);
+        int r4 = query_get_decoded(c->query, "encoding-type", &enc);
         if ((r1 < 0 && r1 != -ERR_NOT_FOUND) || (r2 < 0 && r2 != -ERR_NOT_FOUND) ||
-            (r3 < 0 && r3 != -ERR_NOT_FOUND))
+            (r3 < 0 && r3 != -ERR_NOT_FOUND) || (r4 < 0 && r4 != -ERR_NOT_FOUND) ||
+            (enc.len && !str_eq_c(buf_str(&enc), "url")))
             rc = -ERR_INVALID;
+        uc.url = enc.len > 0;
     }
     if (rc == 0)
         rc = store_mpu_list(c->api->cfg.store, buf_str(&c->bucket), buf_str(&prefix), buf_str(&km),
@@ -291,13 +308,15 @@ void s3_op_list_uploads(struct s3_ctx *c)
     }
     s3_xml_begin(&x, "ListMultipartUploadsResult");
     s3_xml_elem(&x, "Bucket", buf_str(&c->bucket));
-    s3_xml_elem(&x, "KeyMarker", buf_str(&km));
+    elem_key(&x, uc.url, "KeyMarker", buf_str(&km));
     s3_xml_elem(&x, "UploadIdMarker", buf_str(&um));
     if (truncated) {
-        s3_xml_elem(&x, "NextKeyMarker", buf_str(&uc.last_key));
+        elem_key(&x, uc.url, "NextKeyMarker", buf_str(&uc.last_key));
         s3_xml_elem(&x, "NextUploadIdMarker", buf_str(&uc.last_id));
     }
-    s3_xml_elem(&x, "Prefix", buf_str(&prefix));
+    elem_key(&x, uc.url, "Prefix", buf_str(&prefix));
+    if (uc.url)
+        buf_adds(&x, "<EncodingType>url</EncodingType>");
     buf_printf(&x, "<MaxUploads>%" PRIu64 "</MaxUploads><IsTruncated>%s</IsTruncated>", max,
                truncated ? "true" : "false");
     buf_addstr(&x, buf_str(&ups));
@@ -309,6 +328,7 @@ out:
     buf_release(&prefix);
     buf_release(&km);
     buf_release(&um);
+    buf_release(&enc);
     buf_release(&uc.last_key);
     buf_release(&uc.last_id);
 }

@@ -340,6 +340,15 @@ def t_multipart():
        [(x["Key"], x["UploadId"]) for x in lu.get("Uploads", [])])
     ok(s3.list_objects_v2(Bucket=B, Prefix="mpu/").get("KeyCount") == 0,
        "an upload in progress is not listed as an object")
+    # encoding-type=url is honoured here too (botocore does not decode it for this call).
+    u3 = s3.create_multipart_upload(Bucket=B, Key="mpu/odd key+\u00fc")["UploadId"]
+    lu = s3.list_multipart_uploads(Bucket=B, Prefix="mpu/odd", EncodingType="url")
+    eq("list_multipart_uploads encoding-type=url: key URL-encoded",
+       (["mpu/odd%20key%2B%C3%BC"], "mpu/odd"), ([x["Key"] for x in lu.get("Uploads", [])], lu.get("Prefix")))
+    lu = s3.list_multipart_uploads(Bucket=B, Prefix="mpu/odd")
+    eq("list_multipart_uploads without encoding: key as is", ["mpu/odd key+\u00fc"],
+       [x["Key"] for x in lu.get("Uploads", [])])
+    s3.abort_multipart_upload(Bucket=B, Key="mpu/odd key+\u00fc", UploadId=u3)
     r = s3.complete_multipart_upload(Bucket=B, Key="mpu/three.bin", UploadId=uid, MultipartUpload={
         "Parts": [{"PartNumber": n, "ETag": e} for n, e in etags]})
     want = '"%s-3"' % hashlib.md5(b"".join(hashlib.md5(d).digest() for d in parts_data)).hexdigest()

@@ -258,6 +258,11 @@ check_eq "UploadPartCopy: 501 NotImplemented" "501 NotImplemented" \
     "$(pyreq PUT "$URL/$B/mpu.bin?partNumber=1&uploadId=$U2" -H "x-amz-copy-source: /$B/chunk-ok.bin")"
 check_eq "PUT bucket ?versioning: 501 NotImplemented" "501 NotImplemented" \
     "$(pyreq PUT "$URL/$B?versioning" --data '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>')"
+check_eq "conditional PUT (If-None-Match: *): 501 NotImplemented, not ignored" "501 NotImplemented" \
+    "$(pyreq PUT "$URL/$B/lock" --data x -H "If-None-Match: *")"
+absent lock
+check_eq "conditional PUT (If-Match): 501 NotImplemented" "501 NotImplemented" \
+    "$(pyreq PUT "$URL/$B/lock" --data x -H 'If-Match: "0123"')"
 check_eq "PATCH: 405 MethodNotAllowed" "405 MethodNotAllowed" "$(pyreq PATCH "$URL/$B/hello")"
 
 # ---- ACL header ---------------------------------------------------------------------------------
