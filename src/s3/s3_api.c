@@ -3,9 +3,10 @@
  * aws-chunked, hashed on the way into the store), and answers in on_done.
  *
  * Invariants: an operation's answer is queued in on_done (so keep-alive survives),
- * except an early refusal of a request that carries a body (the connection then
+ * except an early refusal of a request whose client waits for it (Expect:
+ * 100-continue) or whose body is large or of unknown length (the connection then
  * closes without the body being read: what a client sending 5 GiB wants to hear
- * before it sends). Nothing is committed before every check of the body passed.
+ * before it sends); a small body is read and dropped before the refusal. Nothing is committed before every check of the body passed.
  * No signature, secret or query string is ever logged. */
 #include <inttypes.h>
 #include <jansson.h>
@@ -583,6 +584,20 @@ static bool request_has_body(struct http_req *r)
     return cl > 0 || (cl < 0 && http_req_header(r, "transfer-encoding", &v));
 }
 
+/* Refusing before the body closes the connection with the body unread. A client that
+ * sent Expect: 100-continue waits for exactly that answer; one that did not is already
+ * writing the body and may get EPIPE/ECONNRESET instead of the error (the JS SDK sends
+ * no Expect under 2 MiB; browsers and fetch() never do). So a body of known length up
+ * to S3_DISCARD_MAX is read and dropped, and the error answered after it, keep-alive. */
+static bool refuse_before_body(struct http_req *r)
+{
+    int64_t cl = http_req_content_length(r);
+    struct str v;
+    if (http_req_header(r, "expect", &v) && str_case_eq_c(str_trim(v), "100-continue"))
+        return true;
+    return cl < 0 || cl > S3_DISCARD_MAX;
+}
+
 static int on_headers(struct http_req *req, void *app)
 {
     struct s3_api *api = app;
@@ -626,7 +641,7 @@ static int on_headers(struct http_req *req, void *app)
         rc = prepare_body(c);
     if (rc < 0) {
         c->err = rc;
-        if (request_has_body(req))
+        if (request_has_body(req) && refuse_before_body(req))
             return s3_respond_error(c, rc); /* before the client sends the body */
     }
     return 0;

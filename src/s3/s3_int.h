@@ -10,6 +10,11 @@
 #include "s3/s3.h"
 #include "store/store.h"
 
+/* A request refused before its body is answered at once only when the client waits
+ * for that (Expect: 100-continue) or the body is big or of unknown length; a body up
+ * to this size is read and dropped first (see s3_api.c on_headers). */
+#define S3_DISCARD_MAX ((int64_t)16 << 20)
+
 struct s3_api {
     struct s3_api_config cfg;
     char *region;

@@ -118,6 +118,21 @@ await section("put stream", async () => {
   eq("head: the stored Content-Encoding has no aws-chunked", undefined, h2.ContentEncoding);
 });
 
+await section("refusals before the body", async () => {
+  // The SDK sends no Expect: 100-continue under 2 MiB: it is writing the body when the
+  // server refuses the request, and must still get the S3 error, not EPIPE.
+  const bad = new S3Client({ endpoint: URL_, region: "us-east-1", forcePathStyle: true, maxAttempts: 1,
+                             credentials: { accessKeyId: process.env.AWS_ACCESS_KEY_ID, secretAccessKey: "wrong" } });
+  const body = Buffer.alloc(1500 * 1024, 7);
+  const got = [];
+  for (let i = 0; i < 4; i++) {
+    got.push(await errOf(s3.send(new PutObjectCommand({ Bucket: "nosuchbkt", Key: "k", Body: body }))));
+    got.push(await errOf(bad.send(new PutObjectCommand({ Bucket: B, Key: "k", Body: body }))));
+  }
+  eq("1.5 MiB PutObject (no Expect) refused: NoSuchBucket / SignatureDoesNotMatch every time",
+     Array(4).fill([[404, "NoSuchBucket"], [403, "SignatureDoesNotMatch"]]).flat(), got);
+});
+
 await section("put buffer", async () => {
   const small = Buffer.from("hello from the js sdk\n");
   await s3.send(new PutObjectCommand({ Bucket: B, Key: "small.txt", Body: small }));
