@@ -757,7 +757,7 @@ static int v4_query_verify(const struct s3_sig_req *r, int64_t now, const char *
         return -ERR_AUTH_QUERY;
     str_copy(date, in.amz_date, sizeof in.amz_date);
     if (t > now + S3_SIG_MAX_SKEW)
-        return -ERR_ACCESS_DENIED; /* "Request is not valid yet" */
+        return -ERR_NOT_YET_VALID;
     if (now > t + expires)
         return -ERR_EXPIRED;
 
@@ -950,12 +950,35 @@ out:
 
 /* CanonicalizedResource: the path as sent, then the signed sub-resources sorted by
  * name (stable), values decoded, a value-less one without '='. */
-static void v2_resource(struct sb *out, const struct s3_sig_req *r)
+/* botocore's HmacV1Auth signs a path-style bucket request with its operation's
+ * "auth path": "/bkt/" (CreateBucket, ListObjects) or "/bkt?list-type=2"
+ * (ListObjectsV2). Those variants are tried after the exact path fails. */
+enum v2_variant { V2_EXACT, V2_BUCKET_SLASH, V2_LIST_TYPE, V2_VARIANTS };
+
+static bool v2_variant_applies(const struct s3_sig_req *r, enum v2_variant var)
+{
+    struct str v;
+    if (var == V2_EXACT)
+        return true;
+    /* a bucket-level path: "/bkt", one segment */
+    if (r->path.len < 2 || r->path.ptr[0] != '/' ||
+        memchr(r->path.ptr + 1, '/', r->path.len - 1))
+        return false;
+    if (var == V2_LIST_TYPE)
+        return query_get(r->query, "list-type", &v) && str_eq_c(v, "2");
+    return true;
+}
+
+static void v2_resource(struct sb *out, const struct s3_sig_req *r, enum v2_variant var)
 {
     struct str sub[SIG_QUERY_PARAMS_MAX];
     size_t n = 0;
     struct str rest = r->query, item, k, v;
     sb_addstr(out, r->path.len ? r->path : STR_LIT("/"));
+    if (var == V2_BUCKET_SLASH)
+        sb_addc(out, '/');
+    else if (var == V2_LIST_TYPE)
+        sb_addstr(out, STR_LIT("?list-type=2"));
     while (rest.len && n < SIG_QUERY_PARAMS_MAX) {
         str_split(rest, '&', &item, &rest);
         str_split(item, '=', &k, &v);
@@ -1030,14 +1053,24 @@ static int v2_verify(const struct s3_sig_req *r, bool query_mode, struct str aki
     sb_addc(&sts, '\n');
     if ((rc = v2_amz_headers(&sts, r, query_mode)) < 0)
         goto out;
-    v2_resource(&sts, r);
-    if ((rc = sts.err) < 0)
-        goto out;
     if ((rc = secret_fn(secret_ctx, akid, secret, sizeof secret)) < 0)
         goto out;
-    crypto_hmac_sha1(secret, strlen(secret), sts.p, sts.len, got);
+    size_t head = sts.len;
+    bool match = false;
+    for (int var = V2_EXACT; var < V2_VARIANTS && !match; var++) {
+        if (!v2_variant_applies(r, (enum v2_variant)var))
+            continue;
+        sts.len = head;
+        v2_resource(&sts, r, (enum v2_variant)var);
+        if ((rc = sts.err) < 0)
+            break;
+        crypto_hmac_sha1(secret, strlen(secret), sts.p, sts.len, got);
+        match = crypto_ct_eq(want, got, 20);
+    }
     crypto_wipe(secret, sizeof secret);
-    if (!crypto_ct_eq(want, got, 20)) {
+    if (rc < 0)
+        goto out;
+    if (!match) {
         rc = -ERR_SIGNATURE;
         goto out;
     }

@@ -452,9 +452,9 @@ def t_sigv2():
     c2.put_object(Bucket=B, Key="v2/odd key+\u00fc", Body=body, Metadata={"m": "v2"})
     g = c2.get_object(Bucket=B, Key="v2/odd key+\u00fc")
     eq("SigV2 header auth: put/get with metadata", (body, {"m": "v2"}), (g["Body"].read(), g["Metadata"]))
-    # BLOCKED (src/s3/s3_sigv4.c): botocore's HmacV1Auth signs a path-style bucket request
-    # with the canonical resource "/bkt/" (CreateBucket: PUT /bkt) and a ListObjectsV2 with
-    # "/bkt?list-type=2" (the operation's request URI): both answer SignatureDoesNotMatch.
+    # botocore's HmacV1Auth signs a path-style bucket request with the canonical resource
+    # "/bkt/" (CreateBucket: PUT /bkt) and a ListObjectsV2 with "/bkt?list-type=2" (the
+    # operation's request URI); the server accepts those auth paths.
     eq("SigV2 header auth: list_objects_v2 (signed '/bkt?list-type=2')", (None, None),
        err_of(c2.list_objects_v2, Bucket=B, Prefix="v2/"))
     eq("SigV2 header auth: create_bucket (signed '/bkt/')", (None, None),

@@ -76,7 +76,6 @@ url=$(TOLLGATE_NOW=$(iso -7200) "$TG" presign --config "$CONF" "$B/obj.txt" --ex
 check_eq "presigned 2 h ago for 7 days: 200" 200 "$(ccurl "$url")"
 url=$(TOLLGATE_NOW=$(iso 3600) "$TG" presign --config "$CONF" "$B/obj.txt" --expires 600 2>"$T/err")
 check_eq "presigned 1 h in the future: 403 AccessDenied" "403 AccessDenied" "$(ccurl "$url")"
-# BLOCKED (s3_sigv4.c, SigV4 owner): the Message is "Access Denied"; S3 says "Request is not valid yet".
 check_contains "  ...message says not valid yet" "not valid yet" "$(msg_of "$T/body")"
 url=$("${S3REQ[@]}" presign --expires 604801 GET "$URL/$B/obj.txt")
 check_eq "X-Amz-Expires=604801: 400 AuthorizationQueryParametersError" "400 AuthorizationQueryParametersError" \

@@ -581,7 +581,7 @@ static void test_presign_b1(void **state)
     assert_int_equal(verify(&t, T2013 + 86400, &a), 0);
     assert_int_equal(verify(&t, T2013 + 86401, &a), -ERR_EXPIRED);
     assert_int_equal(verify(&t, T2013 - 900, &a), 0);
-    assert_int_equal(verify(&t, T2013 - 901, &a), -ERR_ACCESS_DENIED); /* not yet valid */
+    assert_int_equal(verify(&t, T2013 - 901, &a), -ERR_NOT_YET_VALID); /* not yet valid */
 
     /* the signer reproduces it: bucket "test.txt", no key gives the path /test.txt */
     struct s3_presign p = {.method = "GET",
@@ -965,6 +965,27 @@ struct v2vec {
 /* The AWS S3 developer guide SigV2 examples (path-style here: the resource carries
  * the bucket either way); the delete and upload rows were recomputed with Python. */
 static const struct v2vec V2VEC[] = {
+    {"botocore bucket PUT, auth path /bkt/",
+     {"PUT",
+      "/johnsmith",
+      "",
+      {"Host", "127.0.0.1:8080", "Date", "Tue, 27 Mar 2007 19:36:42 +0000", NULL}},
+     "OXbO7vXfDZbqoIyub583vxfx2n0=",
+     1175024202},
+    {"botocore ListObjects V1, auth path /bkt/",
+     {"GET",
+      "/johnsmith",
+      "encoding-type=url",
+      {"Host", "127.0.0.1:8080", "Date", "Tue, 27 Mar 2007 19:36:42 +0000", NULL}},
+     "a/jq+WTveTnEstSGGn7vpKDz+Vw=",
+     1175024202},
+    {"botocore ListObjectsV2, auth path /bkt?list-type=2",
+     {"GET",
+      "/johnsmith",
+      "list-type=2&prefix=v2%2F&encoding-type=url",
+      {"Host", "127.0.0.1:8080", "Date", "Tue, 27 Mar 2007 19:36:42 +0000", NULL}},
+     "RcLV8tPAaDH8VMs4wO91B9EcOvM=",
+     1175024202},
     {"object GET",
      {"GET",
       "/johnsmith/photos/puppy.jpg",
