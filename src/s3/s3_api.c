@@ -577,6 +577,11 @@ static int secret_fn(void *ctx, struct str akid, char *secret, size_t cap)
     return api->cfg.secret(api->cfg.secret_ctx, akid, secret, cap);
 }
 
+static int no_part(void *ctx, const struct store_mpu_part *p)
+{
+    return 0;
+}
+
 static bool request_has_body(struct http_req *r)
 {
     int64_t cl = http_req_content_length(r);
@@ -636,6 +641,11 @@ static int on_headers(struct http_req *req, void *app)
         else if (!query_get(c->query, "uploadId", &uid) || uri_decode(&c->upload_id, uid, true) < 0)
             rc = -ERR_NO_SUCH_UPLOAD;
         c->part = (unsigned)part;
+        bool more;
+        /* An unknown upload is refused before its body is sent (max = 0: existence). */
+        if (rc == 0)
+            rc = store_mpu_list_parts(api->cfg.store, buf_str(&c->bucket), buf_str(&c->key),
+                                      buf_str(&c->upload_id), 0, 0, no_part, NULL, &more);
     }
     if (rc == 0)
         rc = prepare_body(c);

@@ -50,6 +50,9 @@ enum s3_op {
     OP_LIST_PARTS,
 };
 
+/* What S3 stores when a PUT has no Content-Type. */
+#define S3_DEFAULT_CONTENT_TYPE "binary/octet-stream"
+
 enum s3_body { BODY_NONE, BODY_DISCARD, BODY_XML, BODY_PUT };
 
 struct s3_ctx {

@@ -26,7 +26,7 @@ void s3_op_put_object(struct s3_ctx *c)
     if (rc == 0)
         rc = s3_meta_from_req(c, ck, &meta);
     if (rc == 0) {
-        char *ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : NULL;
+        char *ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : strdup(S3_DEFAULT_CONTENT_TYPE);
         struct store_attrs attrs = {ctype, meta};
         rc = store_put_commit(c->put, buf_str(&c->bucket), buf_str(&c->key), &attrs, &info);
         c->put = NULL; /* commit frees it whatever the result */
@@ -246,7 +246,7 @@ void s3_op_copy_object(struct s3_ctx *c)
         struct str ct;
         if ((rc = s3_meta_from_req(c, NULL, &meta)) < 0)
             goto out;
-        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : NULL;
+        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : strdup(S3_DEFAULT_CONTENT_TYPE);
         attrs = (struct store_attrs){ctype, meta};
     }
     rc = store_obj_copy(c->api->cfg.store, buf_str(&sb), buf_str(&sk), buf_str(&c->bucket),

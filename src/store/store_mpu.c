@@ -296,6 +296,9 @@ int store_mpu_complete(struct store *st, struct str bucket, struct str key, stru
         rc = -ERR_NOMEM;
         goto out;
     }
+    /* A malformed ETag is InvalidPart, but only for an upload that exists: an unknown
+     * upload answers NoSuchUpload whatever the list says. */
+    int etag_rc = 0;
     for (size_t i = 0; i < nparts; i++) {
         if (parts[i].part < STORE_PART_MIN || parts[i].part > STORE_PART_MAX) {
             rc = -ERR_INVALID_PART_NUMBER;
@@ -305,19 +308,21 @@ int store_mpu_complete(struct store *st, struct str bucket, struct str key, stru
             rc = -ERR_INVALID_PART_ORDER;
             goto out;
         }
-        if ((rc = etag_parse(parts[i].etag, md5s + 16 * i)) < 0)
-            goto out;
+        if (etag_rc == 0)
+            etag_rc = etag_parse(parts[i].etag, md5s + 16 * i);
     }
-    if ((rc = composite_etag(md5s, nparts, info.etag)) < 0)
+    if (etag_rc == 0 && (rc = composite_etag(md5s, nparts, info.etag)) < 0)
         goto out;
 
     if ((rc = store_conn_get(st, &c)) < 0)
         goto out;
     if ((rc = upload_lookup(c, bucket, key, upload_id, &info)) < 0) {
-        if (rc == -ERR_NO_SUCH_UPLOAD)
+        if (rc == -ERR_NO_SUCH_UPLOAD && etag_rc == 0)
             rc = complete_again(c, bucket, key, upload_id, info.etag, out);
         goto out;
     }
+    if ((rc = etag_rc) < 0)
+        goto out;
     for (size_t i = 0; i < nparts; i++) {
         if ((rc = part_get(c, upload_id, parts[i].part, &rows[i])) < 0)
             goto out;

@@ -108,6 +108,9 @@ def t_put_get_head():
     eq("head_object: metadata (names lowercased)", {"owner": "Ann", "k2": "v 2"}, h["Metadata"])
     eq("head_object: content disposition", 'attachment; filename="one.bin"', h.get("ContentDisposition"))
     eq("head_object: ETag", '"%s"' % md5hex(body), h["ETag"])
+    s3.put_object(Bucket=B, Key="obj/untyped.bin", Body=b"x")
+    eq("no Content-Type on PUT: S3's default binary/octet-stream", "binary/octet-stream",
+       s3.head_object(Bucket=B, Key="obj/untyped.bin")["ContentType"])
     eq("get_object of a missing key: 404 NoSuchKey", (404, "NoSuchKey"),
        err_of(s3.get_object, Bucket=B, Key="obj/none"))
     eq("get_object in a missing bucket: 404 NoSuchBucket", (404, "NoSuchBucket"),
@@ -389,6 +392,12 @@ def t_abort():
     eq("complete after abort: NoSuchUpload", (404, "NoSuchUpload"),
        err_of(s3.complete_multipart_upload, Bucket=B, Key="mpu/aborted.bin", UploadId=uid,
               MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": e1}]}))
+    eq("upload_part to an upload id never issued: NoSuchUpload", (404, "NoSuchUpload"),
+       err_of(s3.upload_part, Bucket=B, Key="mpu/aborted.bin", UploadId="never-issued", PartNumber=1,
+              Body=b"y" * 100))
+    eq("complete with a malformed ETag on an aborted upload: NoSuchUpload", (404, "NoSuchUpload"),
+       err_of(s3.complete_multipart_upload, Bucket=B, Key="mpu/aborted.bin", UploadId=uid,
+              MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": "not-an-etag"}]}))
     eq("abort of an unknown upload: NoSuchUpload", (404, "NoSuchUpload"),
        err_of(s3.abort_multipart_upload, Bucket=B, Key="mpu/aborted.bin", UploadId="nope"))
     eq("no object after abort", (404, "NoSuchKey"), err_of(s3.get_object, Bucket=B, Key="mpu/aborted.bin"))
