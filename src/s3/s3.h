@@ -174,6 +174,12 @@ struct s3_api_config {
     uint64_t max_put_size; /* single PUT and part ceiling, default 5 GiB */
     /* Names the S3 API must refuse as buckets because other routes own them. */
     const char *const *reserved; /* NULL-terminated */
+    /* Links minted by the gate carry signed x-tollgate-* parameters: a GET or HEAD
+     * with them is also checked here (epoch, revocation, max_downloads). count is true
+     * for a download that counts (a GET from the start of the object, not a HEAD, not
+     * a link-preview bot). Returns 0 or -ERR_ACCESS_DENIED. NULL: no gate. */
+    int (*redeem)(void *ctx, struct str query, bool count, int64_t now);
+    void *redeem_ctx;
 };
 struct s3_api;
 int s3_api_new(const struct s3_api_config *cfg, struct s3_api **out);

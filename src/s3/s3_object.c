@@ -26,7 +26,9 @@ void s3_op_put_object(struct s3_ctx *c)
     if (rc == 0)
         rc = s3_meta_from_req(c, ck, &meta);
     if (rc == 0) {
-        char *ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : strdup(S3_DEFAULT_CONTENT_TYPE);
+        char *ctype = http_req_header(c->req, "content-type", &ct)
+                          ? str_dup(ct)
+                          : strdup(S3_DEFAULT_CONTENT_TYPE);
         struct store_attrs attrs = {ctype, meta};
         rc = store_put_commit(c->put, buf_str(&c->bucket), buf_str(&c->key), &attrs, &info);
         c->put = NULL; /* commit frees it whatever the result */
@@ -121,6 +123,17 @@ void s3_op_get_object(struct s3_ctx *c, bool head)
     if (!ranged)
         range = (struct http_range){0, info.size};
 
+    /* A link minted by the gate: its grant, epoch and token must still hold. Checked
+     * (and a download charged) only once the answer is known to be the object. */
+    struct str tg;
+    if (c->api->cfg.redeem && query_get(c->query, "x-tollgate-grant", &tg)) {
+        struct str ua = STR_NULL, r0;
+        http_req_header(c->req, "user-agent", &ua);
+        bool from_start = !http_req_header(c->req, "range", &r0) || str_starts(r0, "bytes=0-");
+        bool count = !head && from_start && !ua_is_link_preview(ua);
+        if ((rc = c->api->cfg.redeem(c->api->cfg.redeem_ctx, c->query, count, tg_now())) < 0)
+            goto out;
+    }
     struct http_resp *r = http_resp_fd(ranged ? 206 : 200, fd, range.off, range.len);
     fd = -1; /* owned by the response now */
     if (!s3_resp_new(c, r)) {
@@ -246,7 +259,8 @@ void s3_op_copy_object(struct s3_ctx *c)
         struct str ct;
         if ((rc = s3_meta_from_req(c, NULL, &meta)) < 0)
             goto out;
-        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : strdup(S3_DEFAULT_CONTENT_TYPE);
+        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct)
+                                                             : strdup(S3_DEFAULT_CONTENT_TYPE);
         attrs = (struct store_attrs){ctype, meta};
     }
     rc = store_obj_copy(c->api->cfg.store, buf_str(&sb), buf_str(&sk), buf_str(&c->bucket),

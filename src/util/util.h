@@ -241,6 +241,13 @@ int duration_parse(struct str s, int64_t *out);
 /* Sizes like "5GiB", "5G", "100MiB", "4096" -> bytes. */
 int size_parse(struct str s, uint64_t *out);
 
+/* ---- user agents ------------------------------------------------------------- */
+
+/* True for the crawlers that fetch a URL to draw a link preview (Slack, Discord,
+ * Telegram, Twitter/X, Facebook, WhatsApp, LinkedIn, Skype, iMessage) and search
+ * bots: their fetches never count as a use or a download. */
+bool ua_is_link_preview(struct str user_agent);
+
 /* ---- logging ---------------------------------------------------------------- */
 
 enum tg_log_level { TG_LOG_DEBUG, TG_LOG_INFO, TG_LOG_WARN, TG_LOG_ERROR };

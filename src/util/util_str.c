@@ -230,3 +230,27 @@ char *buf_take(struct buf *b)
     b->len = b->cap = 0;
     return p;
 }
+
+static bool contains_ci(struct str hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (size_t i = 0; n && i + n <= hay.len; i++)
+        if (str_case_eq_c((struct str){hay.ptr + i, n}, needle))
+            return true;
+    return false;
+}
+
+bool ua_is_link_preview(struct str ua)
+{
+    static const char *const BOTS[] = {
+        "Slackbot",    "Slack-ImgProxy",      "Discordbot", "TelegramBot",
+        "Twitterbot",  "facebookexternalhit", "Facebot",    "WhatsApp",
+        "LinkedInBot", "SkypeUriPreview",     "Applebot",   "Googlebot",
+        "bingbot",     "redditbot",           "Embedly",    "Mastodon",
+        "vkShare",     "Pinterest",           NULL,
+    };
+    for (const char *const *b = BOTS; *b; b++)
+        if (contains_ci(ua, *b))
+            return true;
+    return false;
+}
