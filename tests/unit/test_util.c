@@ -371,6 +371,30 @@ static void test_cfg(void **state)
     free(err);
 }
 
+static void test_link_preview_agents(void **state)
+{
+    static const struct {
+        const char *ua;
+        bool bot;
+    } rows[] = {
+        {"Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", true},
+        {"Mozilla/5.0 (compatible; Discordbot/2.0; +https://discordapp.com)", true},
+        {"TelegramBot (like TwitterBot)", true},
+        {"facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true},
+        {"WhatsApp/2.23.20.0", true},
+        {"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+         "Chrome/120.0.0.0 Safari/537.36",
+         false},
+        {"curl/7.88.1", false},
+        {"aws-cli/2.9.19 Python/3.11.2 Linux/6.1.0 source/x86_64.debian.12", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        print_message("row %zu: %s\n", i, rows[i].ua);
+        assert_int_equal(ua_is_link_preview(str_c(rows[i].ua)), rows[i].bot);
+    }
+}
+
 static void test_now_override(void **state)
 {
     setenv("TOLLGATE_NOW", "2026-02-13T10:00:00Z", 1);
@@ -391,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_calendar),         cmocka_unit_test(test_duration_size),
         cmocka_unit_test(test_buf_limits),       cmocka_unit_test(test_str_helpers),
         cmocka_unit_test(test_err_table),        cmocka_unit_test(test_cfg),
-        cmocka_unit_test(test_now_override),
+        cmocka_unit_test(test_now_override),      cmocka_unit_test(test_link_preview_agents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
