@@ -13,6 +13,7 @@
 
 struct meta;
 struct store;
+struct gate;
 
 int cli_main(int argc, char **argv);
 int cli_parquet_main(int argc, char **argv); /* cli_parquet.c */
@@ -37,10 +38,13 @@ struct cli_app {
     struct cli_settings set;
     struct meta *meta;
     struct store *store;
+    struct gate *gate;
 };
 #define CLI_OPEN_STORE 1u
+#define CLI_OPEN_GATE 2u
 /* Loads the config (path NULL = default lookup), validates it, opens meta (and the
- * store with CLI_OPEN_STORE). Prints a clear error on stderr and returns <0. */
+ * store with CLI_OPEN_STORE, the gate -- grants, tokens, links -- with CLI_OPEN_GATE).
+ * Prints a clear error on stderr and returns <0. */
 int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out);
 void cli_app_close(struct cli_app *app);
 
@@ -54,5 +58,7 @@ int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_presign(int argc, char **argv);
+int cmd_token(int argc, char **argv); /* cli_token.c */
+int cmd_links(int argc, char **argv); /* cli_links.c */
 
 #endif

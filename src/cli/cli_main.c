@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "crypto/crypto.h"
+#include "gate/gate.h"
 #include "meta/meta.h"
 #include "store/store.h"
 
@@ -31,6 +33,8 @@ static const struct {
     {"serve", cmd_serve, "run the server (S3 API, health) on the configured address"},
     {"key", cmd_key, "create, list and delete S3 access keys"},
     {"presign", cmd_presign, "print a presigned URL for an object"},
+    {"links", cmd_links, "print the current (and next) member link of each grant"},
+    {"token", cmd_token, "named tokens (create, list, revoke) and emergency rotation"},
     {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
     {"help", cmd_help, "show this help"},
     {"version", cmd_version, "print the version"},
@@ -118,7 +122,18 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
     int rc;
     struct buf b = BUF_INIT;
     memset(s, 0, sizeof *s);
-    if ((rc = cfg_check_known(c, KNOWN_KEYS, err)) < 0)
+    /* the server's keys and the gate's [grant NAME] keys */
+    size_t nk = 0, ng = 0;
+    while (KNOWN_KEYS[nk])
+        nk++;
+    while (gate_config_keys[ng])
+        ng++;
+    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 16];
+    if (nk + ng + 1 > sizeof known / sizeof known[0])
+        return -ERR_INTERNAL;
+    memcpy(known, KNOWN_KEYS, nk * sizeof *known);
+    memcpy(known + nk, gate_config_keys, (ng + 1) * sizeof *known);
+    if ((rc = cfg_check_known(c, known, err)) < 0)
         return rc;
     s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));
     s->data_dir = cfg_path(c, cfg_get(c, "server", "data_dir", "."));
@@ -225,7 +240,6 @@ int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
     if ((rc = meta_secret_load(app.set.data_dir, secret, &err)) < 0)
         goto out;
     rc = meta_open(app.set.data_dir, secret, &app.meta);
-    memset(secret, 0, sizeof secret);
     if (rc < 0) {
         struct buf b = BUF_INIT;
         buf_printf(&b, "cannot open the metadata database in '%s': %s", app.set.data_dir,
@@ -240,9 +254,16 @@ int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
         err = buf_take(&b);
         goto out;
     }
+    if (flags & CLI_OPEN_GATE) {
+        struct gate_config gc = {app.set.bucket, app.set.public_url, app.set.region};
+        if ((rc = gate_open(&app.cfg, &gc, app.meta, secret, &app.gate, &err)) < 0)
+            goto out;
+    }
+    crypto_wipe(secret, sizeof secret);
     *out = app;
     return 0;
 out:
+    crypto_wipe(secret, sizeof secret);
     fprintf(stderr, "tollgate: %s\n", err ? err : err_message(rc));
     free(err);
     cli_app_close(&app);
@@ -251,6 +272,7 @@ out:
 
 void cli_app_close(struct cli_app *app)
 {
+    gate_close(app->gate);
     store_close(app->store);
     meta_close(app->meta);
     settings_release(&app->set);

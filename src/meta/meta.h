@@ -49,4 +49,51 @@ int meta_key_list(struct meta *m, int (*fn)(void *ctx, const struct meta_key *k)
 int meta_admin_key_create(struct meta *m, char out[META_ADMIN_KEY_LEN + 1]);
 bool meta_admin_key_check(struct meta *m, struct str key);
 
+/* ---- gate: epochs, named tokens, link horizons ---- */
+
+/* The gate's tables live in meta.db but are reached through a connection of their
+ * own (struct meta_gate), so the gate's hot paths never wait on the S3 key lookups.
+ * Every read goes to the database (no cache): an epoch bumped or a token revoked by
+ * another process is seen by the next call. Counters are charged with one
+ * conditional UPDATE, so concurrent callers (threads or processes) never exceed a
+ * limit. */
+struct meta_gate;
+int meta_gate_open(struct meta *m, struct meta_gate **out);
+void meta_gate_close(struct meta_gate *mg); /* NULL-safe */
+
+/* A grant's epoch (0 when never bumped). */
+int meta_epoch_get(struct meta_gate *mg, const char *grant, uint64_t *out);
+int meta_epoch_bump(struct meta_gate *mg, const char *grant, int64_t now, uint64_t *new_epoch);
+
+#define META_GRANT_MAX 64
+struct meta_named {
+    int64_t id;
+    char grant[META_GRANT_MAX];
+    char label[META_LABEL_MAX];
+    int64_t max_uses, max_downloads; /* 0 = unlimited */
+    int64_t uses, downloads;
+    int64_t created, expires_at, revoked_at, last_used; /* seconds; 0 = never/none */
+};
+/* Inserts a named token by the SHA-256 of its secret; in->id is ignored, *id gets it. */
+int meta_named_insert(struct meta_gate *mg, const uint8_t sha256[32], const struct meta_named *in,
+                      int64_t *id);
+int meta_named_by_hash(struct meta_gate *mg, const uint8_t sha256[32], struct meta_named *out);
+int meta_named_by_id(struct meta_gate *mg, int64_t id, struct meta_named *out);
+/* Charges one use (downloads = false) or one download: -ERR_ACCESS_DENIED when the
+ * token is revoked, expired at `now`, or at its limit (then nothing changes). */
+int meta_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t now);
+int meta_named_list(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
+                    void *ctx);
+int meta_named_revoke(struct meta_gate *mg, int64_t id, int64_t now); /* -ERR_NOT_FOUND */
+
+/* Link horizons: for bucket/key, the latest expiry of any link minted for it. Raising
+ * keeps the maximum; a batch is one transaction. */
+struct meta_horizon {
+    const char *key;
+    int64_t horizon;
+};
+int meta_horizon_raise(struct meta_gate *mg, const char *bucket, const struct meta_horizon *h,
+                       size_t n);
+int meta_horizon_get(struct meta_gate *mg, const char *bucket, struct str key, int64_t *out);
+
 #endif

@@ -12,6 +12,7 @@
 
 #include "crypto/crypto.h"
 #include "meta/meta.h"
+#include "meta/meta_int.h"
 
 struct meta {
     sqlite3 *db;
@@ -119,6 +120,11 @@ int meta_open(const char *data_dir, const uint8_t secret[META_SECRET_LEN], struc
 out:
     meta_close(m);
     return rc;
+}
+
+const char *meta_sqlite_path(const struct meta *m)
+{
+    return sqlite3_db_filename(m->db, "main");
 }
 
 void meta_close(struct meta *m)
