@@ -1,5 +1,6 @@
-/* cli_serve.c -- `tollgate serve`: opens the data directory, wires the routes (S3 API
- * as the default, /healthz), serves until SIGINT/SIGTERM, then drains in-flight
+/* cli_serve.c -- `tollgate serve`: opens the data directory and the gate, wires the
+ * routes (S3 API as the default, /healthz, the portal's /downloads/, /api/downloads/,
+ * /admin, /api/admin/, /static/), serves until SIGINT/SIGTERM, then drains in-flight
  * requests for at most drain_timeout (default 5 s). Signals are taken with sigwait on
  * the main thread; every other thread has them blocked. */
 #include <getopt.h>
@@ -12,13 +13,16 @@
 #include "cli/cli.h"
 #include "http/http.h"
 #include "meta/meta.h"
+#include "portal/portal.h"
 #include "s3/s3.h"
 #include "store/store.h"
 
 static const char USAGE[] =
     "usage: tollgate serve [--config FILE] [--listen ADDR]\n"
     "\n"
-    "Serves the S3 API (path-style: http://HOST:PORT/BUCKET/KEY) and /healthz from the\n"
+    "Serves the S3 API (path-style: http://HOST:PORT/BUCKET/KEY), the member portal\n"
+    "(/downloads/GRANT?t=TOKEN, /api/downloads/GRANT), the admin pages (/admin) and API\n"
+    "(/api/admin/), and /healthz from the\n"
     "data directory of the configuration. Listen address and data directory come from\n"
     "the config ([server] listen, data_dir); --listen overrides the address (port 0\n"
     "picks a free port; the bound address is logged as 'listening on ...').\n"
@@ -136,9 +140,10 @@ int cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct cli_app app;
-    if (cli_app_open(config, CLI_OPEN_STORE, &app) < 0)
+    if (cli_app_open(config, CLI_OPEN_STORE | CLI_OPEN_GATE, &app) < 0)
         return 1;
     struct s3_api *api = NULL;
+    struct portal *portal = NULL;
     struct http_server *srv = NULL;
     int rc, status = 1;
     struct s3_api_config s3c = {
@@ -150,6 +155,15 @@ int cmd_serve(int argc, char **argv)
         .reserved = RESERVED,
     };
     if ((rc = s3_api_new(&s3c, &api)) < 0)
+        goto out;
+    struct portal_config pc = {
+        .gate = app.gate,
+        .store = app.store,
+        .meta = app.meta,
+        .bucket = app.set.bucket,
+        .public_url = app.set.public_url,
+    };
+    if ((rc = portal_new(&pc, &portal)) < 0)
         goto out;
     struct http_config hc = {
         .listen = listen ? listen : app.set.listen,
@@ -170,6 +184,17 @@ int cmd_serve(int argc, char **argv)
     struct http_handler hh = {"health", health_headers, NULL, health_done, NULL, &health};
     http_server_default(srv, &s3h);
     http_server_route(srv, "/healthz", &hh);
+    /* Portal routes: member pages and API, admin, the compiled-in CSS. */
+    struct http_handler pm, pa, ps;
+    portal_member_handler(portal, &pm);
+    portal_admin_handler(portal, &pa);
+    portal_static_handler(portal, &ps);
+    http_server_route(srv, "/downloads/", &pm);
+    http_server_route(srv, "/api/downloads/", &pm);
+    http_server_route(srv, "/admin", &pa);
+    http_server_route(srv, "/admin/", &pa);
+    http_server_route(srv, "/api/admin/", &pa);
+    http_server_route(srv, "/static/", &ps);
     if ((rc = http_server_start(srv)) < 0) {
         fprintf(stderr, "tollgate serve: cannot listen on %s: %s\n", hc.listen, err_message(rc));
         goto out;
@@ -201,6 +226,7 @@ int cmd_serve(int argc, char **argv)
     status = 0;
 out:
     http_server_free(srv);
+    portal_free(portal);
     s3_api_free(api);
     cli_app_close(&app);
     return status;

@@ -1,0 +1,108 @@
+/* portal_int.h -- module-private: the portal object, the per-request context, the
+ * listing model (what a member page shows, before links are minted), admin sessions,
+ * and the helpers the portal_*.c files share. */
+#ifndef TG_PORTAL_INT_H
+#define TG_PORTAL_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gate/gate.h"
+#include "portal/portal.h"
+#include "store/store.h"
+
+#define PORTAL_BODY_MAX (16u << 10)  /* admin POST bodies */
+#define PORTAL_PARAM_MAX 256         /* one query parameter, name=value, raw */
+#define PORTAL_PARAMS_MAX 16
+#define PORTAL_SESSIONS_MAX 64
+#define PORTAL_SESSION_TTL (12 * 3600)
+#define PORTAL_ID_LEN 43             /* 32 random bytes, base64url */
+#define PORTAL_MANIFEST_MAX (256u << 10)
+#define PORTAL_MCACHE_SLOTS 512
+#define PORTAL_SCAN_MAX 20000        /* objects looked at per prefix and kind */
+
+enum portal_route { ROUTE_MEMBER, ROUTE_ADMIN, ROUTE_STATIC };
+
+struct portal_session {
+    char id[PORTAL_ID_LEN + 1];   /* cookie value; "" = free slot */
+    char csrf[PORTAL_ID_LEN + 1];
+    int64_t expires;
+};
+
+struct portal_mcache_ent {
+    char *key;                    /* manifest.json key */
+    char etag[STORE_ETAG_MAX];
+    char *file;                   /* the manifest's "key" (basename), or NULL */
+    int64_t rows;                 /* -1 = unknown */
+    char sha256[65];              /* "" = unknown */
+};
+
+struct portal {
+    struct portal_config cfg;
+    char *bucket, *public_url;
+    bool secure_cookies;
+    pthread_mutex_t mu;           /* sessions and the manifest cache */
+    struct portal_session sessions[PORTAL_SESSIONS_MAX];
+    struct portal_mcache_ent mcache[PORTAL_MCACHE_SLOTS];
+    struct http_handler h_member, h_admin, h_static;
+};
+
+struct portal_req {
+    struct portal *p;
+    struct http_req *req;
+    enum portal_route route;
+    struct buf body;
+    bool body_too_large;
+};
+
+/* ---- the listing model ---- */
+enum portal_kind { KIND_DAILY, KIND_MTD, KIND_MONTHLY };
+struct portal_file {
+    enum portal_kind kind;
+    char period[11];              /* "2026-02-13" or "2026-02" */
+    char *key;                    /* full key in the bucket */
+    char *filename;               /* friendly: tier2_2026-02-13.parquet */
+    uint64_t size;
+    int64_t mtime;                /* seconds */
+    int64_t rows;                 /* -1 = unknown */
+    char sha256[65];
+};
+struct portal_listing {
+    struct portal_file *daily;    /* newest first, at most keep_daily */
+    size_t n_daily;
+    struct portal_file *mtd;      /* NULL or one */
+    struct portal_file *monthly;  /* newest first */
+    size_t n_monthly;
+    int64_t updated;              /* newest mtime of a listed file; 0 = none */
+};
+int portal_list(struct portal *p, const struct gate_grant *gr, struct portal_listing *out);
+void portal_listing_release(struct portal_listing *l);
+
+/* ---- responses (portal_http.c) ---- */
+/* Security headers for anything carrying a token or a link (and every portal page). */
+void portal_harden(struct http_resp *resp);
+int portal_send(struct portal_req *c, int status, const char *ctype, struct buf *body,
+                const char *const *headers); /* name, value, ..., NULL; takes body */
+int portal_send_json(struct portal_req *c, int status, void *json); /* json_t *, decref'd */
+int portal_send_json_error(struct portal_req *c, int status, const char *code,
+                           const char *message);
+/* Query strings: no repeated parameter, none longer than PORTAL_PARAM_MAX. */
+int portal_query_check(struct str query);
+
+/* ---- html (portal_html.c) ---- */
+void portal_html_begin(struct buf *b, const char *title, bool admin);
+void portal_html_end(struct buf *b);
+void portal_fmt_size(uint64_t n, char out[32]);
+void portal_fmt_count(int64_t n, char out[32]);
+void portal_fmt_when(int64_t t, char out[TG_TIME_BUF]); /* 2026-02-13 06:00 UTC */
+extern const char PORTAL_CSS[];
+extern const size_t PORTAL_CSS_LEN;
+
+/* ---- routes ---- */
+void portal_member_done(struct portal_req *c);
+void portal_admin_done(struct portal_req *c);
+void portal_static_done(struct portal_req *c);
+void portal_sessions_clear(struct portal *p);
+
+#endif
