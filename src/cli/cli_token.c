@@ -182,8 +182,10 @@ static int rotate(struct cli_app *app, const char *grant, const struct opts *o)
                                  "valid_until", until));
     else
         printf("rotated %s (epoch %" PRIu64 "): every earlier tier link of %s stopped working.\n"
-               "New link, works until %s (then see 'tollgate links'):\n%s\n",
-               gr->name, epoch, gr->name, until, buf_cstr(&url));
+               "New link, works until %s:\n%s\n%s",
+               gr->name, epoch, gr->name, until, buf_cstr(&url),
+               l.has_next ? "The next period's link also changed: post 'tollgate links' now.\n"
+                          : "");
     crypto_wipe(&l, sizeof l);
     buf_release(&url);
     return 0;
