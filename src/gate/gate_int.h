@@ -39,6 +39,7 @@ struct gate {
 
     pthread_mutex_t key_mu; /* the portal signing key, found or created on first mint */
     bool have_key;
+    int64_t key_checked_us; /* monotonic: when the key was last seen live */
     char akid[META_AKID_LEN + 1];
     char key_secret[META_SECRET_KEY_LEN + 1];
 

@@ -16,7 +16,10 @@
 #include "gate/gate_int.h"
 #include "s3/s3.h"
 
-#define HZ_PENDING_MAX 65536 /* more distinct keys than this between flushes: flush inline */
+#define HZ_PENDING_MAX 65536
+#define PORTAL_KEY_RECHECK_US                                                                      \
+    5000000 /* a deleted portal key is replaced within 5 s */ /* more distinct keys than this      \
+                                                                 between flushes: flush inline */
 
 /* ---- the portal signing key ---- */
 
@@ -34,6 +37,17 @@ static int portal_key(struct gate *g, char akid[META_AKID_LEN + 1],
 {
     int rc = 0;
     pthread_mutex_lock(&g->key_mu);
+    int64_t mono = tg_monotonic_us();
+    if (g->have_key && mono - g->key_checked_us > PORTAL_KEY_RECHECK_US) {
+        /* `tollgate key delete` of the portal key kills every link signed with it: a
+         * new key is made rather than minting links that cannot verify */
+        char s[META_SECRET_KEY_LEN + 1];
+        if (meta_key_secret(g->meta, str_c(g->akid), s, sizeof s) == -ERR_INVALID_ACCESS_KEY)
+            g->have_key = false;
+        else
+            g->key_checked_us = mono;
+        crypto_wipe(s, sizeof s);
+    }
     if (!g->have_key) {
         char id[META_AKID_LEN + 1] = "";
         if ((rc = meta_key_list(g->meta, find_portal, id)) < 0)
@@ -52,6 +66,7 @@ static int portal_key(struct gate *g, char akid[META_AKID_LEN + 1],
             memcpy(g->akid, k.akid, sizeof g->akid);
         }
         g->have_key = true;
+        g->key_checked_us = mono;
     }
     memcpy(akid, g->akid, META_AKID_LEN + 1);
     memcpy(secret, g->key_secret, META_SECRET_KEY_LEN + 1);

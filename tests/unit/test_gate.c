@@ -443,6 +443,17 @@ static void test_mint(void **state)
     assert_int_equal(gate_link_horizon(t->g, STR_LIT("shared/a"), &h), 0);
     assert_int_equal(h, now + GATE_LINK_TTL_MAX);
 
+    /* the portal key: created once (kind "portal"); deleted, it is replaced */
+    char akid[META_AKID_LEN + 1];
+    memcpy(akid, t->g->akid, sizeof akid);
+    assert_int_equal(strlen(akid), META_AKID_LEN);
+    assert_int_equal(meta_key_delete(t->m, str_c(akid)), 0);
+    t->g->key_checked_us = 0; /* as if 5 s had passed */
+    buf_reset(&url);
+    assert_int_equal(gate_link_mint(t->g, &p, STR_LIT("shared/a"), NULL, now, 0, &url, &exp), 0);
+    assert_string_not_equal(t->g->akid, akid);
+    assert_non_null(strstr(buf_cstr(&url), t->g->akid));
+
     /* redirect mode: redirect_ttl by default */
     struct gate_links d;
     gate_links(t->g, grant(t, "daily"), now, &d);
