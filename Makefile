@@ -39,7 +39,7 @@ build/obj/%.o: src/%.c $(HDRS)
 	@$(CC) $(ALL_CFLAGS) -c $< -o $@
 build/libtollgate.a: $(OBJ)
 	@rm -f $@
-	ar rcs $@ $(OBJ)
+	@ar rcs $@ $(OBJ)
 build/tollgate: src/main.c build/libtollgate.a
 	@echo "  LD      $@"
 	@$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
@@ -50,7 +50,7 @@ build/san/obj/%.o: src/%.c $(HDRS)
 	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) -c $< -o $@
 build/san/libtollgate.a: $(SAN_OBJ)
 	@rm -f $@
-	ar rcs $@ $(SAN_OBJ)
+	@ar rcs $@ $(SAN_OBJ)
 build/san/tests/%: tests/unit/%.c build/san/libtollgate.a $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  LD(san) $@"

@@ -85,16 +85,20 @@ enum store_stmt_id {
 };
 
 struct store_conn {
+    struct store *st;
     sqlite3 *db;
     sqlite3_stmt *stmt[S__COUNT];
     struct store_conn *next; /* idle list */
 };
 
+struct store_cache;
 struct store {
     char *dir, *blob_dir, *tmp_dir, *db_path;
     pthread_mutex_t lock; /* guards idle, nidle */
     struct store_conn *idle;
     unsigned nidle;
+    uint64_t *gen;              /* DIR/store.gen, shared by every process (store_cache.c) */
+    struct store_cache *cache;  /* object rows by (bucket, key), tagged with gen */
 };
 
 /* A body being written: tmp/<32 hex>, locked with flock(LOCK_EX) so store_open in
@@ -108,6 +112,16 @@ struct store_put {
     uint8_t sha256[32], md5d[16];
     char tmp[PATH_MAX], blob[PATH_MAX];
 };
+
+/* ---- the read cache and the cross-process generation (store_cache.c) ---- */
+int store_cache_open(struct store *st); /* never fails: without the file, no cache */
+void store_cache_close(struct store *st);
+uint64_t store_gen_load(const struct store *st);
+void store_gen_bump(struct store *st); /* after every committed write (store_step) */
+bool store_cache_get(struct store *st, struct str bucket, struct str key, uint64_t gen,
+                     struct store_obj_info *out);
+void store_cache_put(struct store *st, struct str bucket, struct str key, uint64_t gen,
+                     const struct store_obj_info *info);
 
 /* ---- connections, statements, transactions (store_local.c) ---- */
 int store_conn_get(struct store *st, struct store_conn **out);

@@ -87,6 +87,7 @@ static int conn_open(struct store *st, struct store_conn **out)
 
     if (!c)
         return -ERR_NOMEM;
+    c->st = st;
     /* NOMUTEX: a connection is used by one thread at a time (the pool hands it out). */
     if (sqlite3_open_v2(st->db_path, &c->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
@@ -181,6 +182,10 @@ int store_stmt(struct store_conn *c, enum store_stmt_id id, sqlite3_stmt **out)
 int store_step(struct store_conn *c, sqlite3_stmt *s, const char *what)
 {
     int rc = sqlite3_step(s);
+    /* A write outside a transaction committed just now (a COMMIT ends in autocommit
+     * mode too): cached rows of every process are stale. See store_cache.c. */
+    if (rc == SQLITE_DONE && c->st && !sqlite3_stmt_readonly(s) && sqlite3_get_autocommit(c->db))
+        store_gen_bump(c->st);
     if (rc == SQLITE_ROW || rc == SQLITE_DONE)
         return rc;
     rc = store_db_error(c, what);
@@ -196,6 +201,9 @@ int store_run(struct store_conn *c, enum store_stmt_id id)
         return rc;
     rc = store_step(c, s, stmt_sql[id]);
     sqlite3_reset(s);
+    /* sqlite3_stmt_readonly() is true for COMMIT, so store_step cannot see this one. */
+    if (rc >= 0 && id == S_COMMIT && c->st)
+        store_gen_bump(c->st);
     return rc < 0 ? rc : 0;
 }
 
@@ -318,6 +326,7 @@ int store_open(const char *data_dir, struct store **out)
     }
     store_conn_put(st, c);
     c = NULL;
+    store_cache_open(st);
     *out = st;
     st = NULL;
 out:
@@ -335,6 +344,7 @@ void store_close(struct store *st)
         st->idle = c->next;
         conn_close(c);
     }
+    store_cache_close(st);
     pthread_mutex_destroy(&st->lock);
     free(st->dir);
     free(st->blob_dir);
@@ -835,13 +845,25 @@ static int head_conn(struct store_conn *c, struct str bucket, struct str key,
 int store_obj_head(struct store *st, struct str bucket, struct str key, struct store_obj_info *out)
 {
     struct store_conn *c = NULL;
+    struct store_obj_info info = {0};
+    uint64_t gen = store_gen_load(st); /* before the read: see store_cache.c */
     int rc;
 
+    if (store_cache_get(st, bucket, key, gen, &info))
+        goto done;
     if ((rc = store_conn_get(st, &c)) < 0)
         return rc;
-    rc = head_conn(c, bucket, key, out);
+    rc = head_conn(c, bucket, key, &info);
     store_conn_put(st, c);
-    return rc;
+    if (rc < 0)
+        return rc;
+    store_cache_put(st, bucket, key, gen, &info);
+done:
+    if (out)
+        *out = info;
+    else
+        store_obj_info_release(&info);
+    return 0;
 }
 
 int store_obj_open(struct store *st, struct str bucket, struct str key, struct store_obj_info *out,
@@ -852,6 +874,20 @@ int store_obj_open(struct store *st, struct str bucket, struct str key, struct s
     char path[PATH_MAX];
     int rc, fd = -1;
 
+    /* Fast path: a row cached at the current generation names a live blob. */
+    uint64_t gen = store_gen_load(st);
+    if (store_cache_get(st, bucket, key, gen, &info)) {
+        store_blob_path(st, info.sha256, path);
+        if ((fd = open(path, O_RDONLY | O_CLOEXEC)) >= 0) {
+            *fd_out = fd;
+            if (out)
+                *out = info;
+            else
+                store_obj_info_release(&info);
+            return 0;
+        }
+        store_obj_info_release(&info); /* fall back to the database */
+    }
     if ((rc = store_conn_get(st, &c)) < 0)
         return rc;
     /* The row may be replaced and its old blob collected between the lookup and the
@@ -873,6 +909,7 @@ int store_obj_open(struct store *st, struct str bucket, struct str key, struct s
         goto out;
     }
     *fd_out = fd;
+    store_cache_put(st, bucket, key, gen, &info);
     if (out) {
         *out = info;
         memset(&info, 0, sizeof info);
