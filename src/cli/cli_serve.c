@@ -11,6 +11,7 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "gate/gate.h"
 #include "http/http.h"
 #include "meta/meta.h"
 #include "portal/portal.h"
@@ -32,6 +33,12 @@ static const char USAGE[] =
 /* Names other routes own: never S3 buckets. */
 static const char *const RESERVED[] = {"downloads", "api",    "admin", "healthz",
                                        "metrics",   "static", NULL};
+
+/* Links minted by the gate are checked again when redeemed through the S3 API. */
+static int link_redeem(void *ctx, struct str query, bool count, int64_t now)
+{
+    return gate_link_redeem(ctx, query, count, now);
+}
 
 static int secret_lookup(void *ctx, struct str akid, char *secret, size_t cap)
 {
@@ -153,6 +160,8 @@ int cmd_serve(int argc, char **argv)
         .region = app.set.region,
         .max_put_size = app.set.max_put_size,
         .reserved = RESERVED,
+        .redeem = link_redeem,
+        .redeem_ctx = app.gate,
     };
     if ((rc = s3_api_new(&s3c, &api)) < 0)
         goto out;
