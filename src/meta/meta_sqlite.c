@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <sys/mman.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,57 @@
 #include "meta/meta.h"
 #include "meta/meta_int.h"
 
+/* Live access keys seen recently, so a signed request costs no database read and no
+ * lock shared by the server threads. An entry is used only while the key generation
+ * (DIR/keys.gen, a counter memory-mapped by every process using DIR and bumped after
+ * every key change) is the one it was read at: `tollgate key delete` in another
+ * process takes effect on the next request. */
+#define META_KEY_CACHE 64
+#define META_GEN_FILE_SIZE 4096
+struct key_entry {
+    char akid[META_AKID_LEN + 1];
+    char secret[META_SECRET_KEY_LEN + 1];
+    uint64_t gen;
+};
+
 struct meta {
     sqlite3 *db;
     pthread_mutex_t mu;
     sqlite3_stmt *q_key;
     uint8_t secret[META_SECRET_LEN];
+    uint64_t *gen; /* NULL: no cache */
+    pthread_rwlock_t cache_lock;
+    struct key_entry cache[META_KEY_CACHE];
+    unsigned cache_next;
 };
+
+static void gen_map(struct meta *m, const char *data_dir)
+{
+    char path[4096];
+    struct stat stt;
+    snprintf(path, sizeof path, "%s/keys.gen", data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return;
+    if (fstat(fd, &stt) == 0 &&
+        (stt.st_size >= META_GEN_FILE_SIZE || ftruncate(fd, META_GEN_FILE_SIZE) == 0)) {
+        void *p = mmap(NULL, META_GEN_FILE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+        if (p != MAP_FAILED)
+            m->gen = p;
+    }
+    close(fd);
+}
+
+static uint64_t gen_load(const struct meta *m)
+{
+    return m->gen ? __atomic_load_n(m->gen, __ATOMIC_ACQUIRE) : 0;
+}
+
+static void gen_bump(struct meta *m)
+{
+    if (m->gen)
+        __atomic_add_fetch(m->gen, 1, __ATOMIC_SEQ_CST);
+}
 
 static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS access_keys ("
@@ -94,7 +141,9 @@ int meta_open(const char *data_dir, const uint8_t secret[META_SECRET_LEN], struc
     if (!m)
         return -ERR_NOMEM;
     pthread_mutex_init(&m->mu, NULL);
+    pthread_rwlock_init(&m->cache_lock, NULL);
     memcpy(m->secret, secret, META_SECRET_LEN);
+    gen_map(m, data_dir);
     snprintf(path, sizeof path, "%s/meta.db", data_dir);
     int rc = 0;
     if (sqlite3_open_v2(path, &m->db,
@@ -135,6 +184,10 @@ void meta_close(struct meta *m)
     sqlite3_close(m->db);
     pthread_mutex_destroy(&m->mu);
     crypto_wipe(m->secret, sizeof m->secret);
+    if (m->gen)
+        munmap(m->gen, META_GEN_FILE_SIZE);
+    crypto_wipe(m->cache, sizeof m->cache);
+    pthread_rwlock_destroy(&m->cache_lock);
     free(m);
 }
 
@@ -198,6 +251,21 @@ int meta_key_secret(struct meta *m, struct str akid, char *secret, size_t cap)
     int rc;
     if (akid.len != META_AKID_LEN || cap < META_SECRET_KEY_LEN + 1)
         return -ERR_INVALID_ACCESS_KEY;
+    uint64_t gen = gen_load(m); /* before the read: a later change retires the entry */
+    if (m->gen) {
+        bool hit = false;
+        pthread_rwlock_rdlock(&m->cache_lock);
+        for (unsigned i = 0; i < META_KEY_CACHE && !hit; i++) {
+            const struct key_entry *e = &m->cache[i];
+            if (e->gen == gen && e->akid[0] && memcmp(e->akid, akid.ptr, META_AKID_LEN) == 0) {
+                memcpy(secret, e->secret, META_SECRET_KEY_LEN + 1);
+                hit = true;
+            }
+        }
+        pthread_rwlock_unlock(&m->cache_lock);
+        if (hit)
+            return 0;
+    }
     pthread_mutex_lock(&m->mu);
     sqlite3_bind_text(m->q_key, 1, akid.ptr, (int)akid.len, SQLITE_STATIC);
     int s = sqlite3_step(m->q_key);
@@ -210,9 +278,19 @@ int meta_key_secret(struct meta *m, struct str akid, char *secret, size_t cap)
     sqlite3_reset(m->q_key);
     sqlite3_clear_bindings(m->q_key);
     pthread_mutex_unlock(&m->mu);
-    if (rc == 0)
-        derive_secret(m, akid, secret);
-    return rc;
+    if (rc < 0)
+        return rc;
+    derive_secret(m, akid, secret);
+    if (m->gen) {
+        pthread_rwlock_wrlock(&m->cache_lock);
+        struct key_entry *e = &m->cache[m->cache_next++ % META_KEY_CACHE];
+        memcpy(e->akid, akid.ptr, META_AKID_LEN);
+        e->akid[META_AKID_LEN] = '\0';
+        memcpy(e->secret, secret, META_SECRET_KEY_LEN + 1);
+        e->gen = gen;
+        pthread_rwlock_unlock(&m->cache_lock);
+    }
+    return 0;
 }
 
 int meta_key_delete(struct meta *m, struct str akid)
@@ -232,6 +310,8 @@ int meta_key_delete(struct meta *m, struct str akid)
         rc = db_err(m, "delete key");
     else if (sqlite3_changes(m->db) == 0)
         rc = -ERR_NOT_FOUND;
+    else
+        gen_bump(m); /* every process drops its cached copy of the key */
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&m->mu);
