@@ -93,6 +93,7 @@ const char PORTAL_CSS[] =
     " table.files td[data-label]::before{content:attr(data-label);display:inline-block;"
     "min-width:5.5rem;color:var(--muted);font-size:.8rem;text-transform:uppercase;"
     "letter-spacing:.04em}\n"
+    " table.files td[data-label] .fname{padding-left:5.5rem}\n"
     " code.sha{display:inline;max-width:none}\n"
     " td.act{width:auto;padding-top:.5rem}\n"
     " .btn{display:block;text-align:center;padding:.65rem 1rem}\n"
