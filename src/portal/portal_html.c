@@ -138,6 +138,77 @@ void portal_html_end(struct buf *b)
     buf_adds(b, "</div></body></html>\n");
 }
 
+/* Length of the valid UTF-8 sequence at p (n bytes left), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp, min;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0)
+        len = 2, cp = p[0] & 0x1f, min = 0x80;
+    else if ((p[0] & 0xf0) == 0xe0)
+        len = 3, cp = p[0] & 0x0f, min = 0x800;
+    else if ((p[0] & 0xf8) == 0xf0)
+        len = 4, cp = p[0] & 0x07, min = 0x10000;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return len;
+}
+
+int portal_json_str(struct buf *b, struct str s)
+{
+    const unsigned char *p = (const unsigned char *)s.ptr;
+    size_t run = 0, i = 0;
+    int rc = buf_addc(b, '"');
+    while (rc == 0 && i < s.len) {
+        unsigned char ch = p[i];
+        const char *rep = NULL;
+        char esc[8];
+        size_t step = 1;
+        if (ch == '"')
+            rep = "\\\"";
+        else if (ch == '\\')
+            rep = "\\\\";
+        else if (ch == '\n')
+            rep = "\\n";
+        else if (ch == '\r')
+            rep = "\\r";
+        else if (ch == '\t')
+            rep = "\\t";
+        else if (ch < 0x20 || ch == 0x7f) {
+            snprintf(esc, sizeof esc, "\\u%04x", ch);
+            rep = esc;
+        } else if (ch >= 0x80 && !(step = utf8_len(p + i, s.len - i))) {
+            rep = "\\ufffd";
+            step = 1;
+        }
+        if (!rep) {
+            i += step;
+            continue;
+        }
+        rc = buf_add(b, s.ptr + run, i - run);
+        if (rc == 0)
+            rc = buf_adds(b, rep);
+        i += step;
+        run = i;
+    }
+    if (rc == 0)
+        rc = buf_add(b, s.ptr + run, s.len - run);
+    if (rc == 0)
+        rc = buf_addc(b, '"');
+    return rc;
+}
+
 void portal_fmt_size(uint64_t n, char out[32])
 {
     static const char *const units[] = {"KiB", "MiB", "GiB", "TiB"};

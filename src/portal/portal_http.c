@@ -35,6 +35,7 @@ int portal_new(const struct portal_config *cfg, struct portal **out)
         p->cfg.keep_monthly = PORTAL_KEEP_MONTHLY;
     p->secure_cookies = strncmp(p->public_url, "https://", 8) == 0;
     pthread_mutex_init(&p->mu, NULL);
+    pthread_mutex_init(&p->cache_mu, NULL);
     *out = p;
     return 0;
 }
@@ -48,7 +49,9 @@ void portal_free(struct portal *p)
         free(p->mcache[i].file);
     }
     portal_sessions_clear(p);
+    portal_cache_clear(p);
     pthread_mutex_destroy(&p->mu);
+    pthread_mutex_destroy(&p->cache_mu);
     free(p->bucket);
     free(p->public_url);
     free(p);

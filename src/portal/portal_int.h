@@ -5,6 +5,7 @@
 #define TG_PORTAL_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -21,6 +22,9 @@
 #define PORTAL_MANIFEST_MAX (256u << 10)
 #define PORTAL_MCACHE_SLOTS 512
 #define PORTAL_SCAN_MAX 20000        /* objects looked at per prefix and kind */
+#define PORTAL_LCACHE_SLOTS 64       /* grants whose listing is cached */
+#define PORTAL_LIST_TTL_US 1000000   /* a listing is reused for at most 1 s */
+#define PORTAL_MEMO_SLOTS 1024       /* links minted this second */
 
 enum portal_route { ROUTE_MEMBER, ROUTE_ADMIN, ROUTE_STATIC };
 
@@ -38,6 +42,18 @@ struct portal_mcache_ent {
     char sha256[65];              /* "" = unknown */
 };
 
+struct portal_listing_ref;
+struct portal_lcache_ent {
+    char grant[GATE_NAME_MAX];
+    struct portal_listing_ref *ref;
+};
+struct portal_memo_ent {
+    char *id;                     /* grant, token kind/id, epoch, ttl, key, filename */
+    int64_t second;               /* the mint's `now` */
+    char *url;
+    int64_t expires_at;
+};
+
 struct portal {
     struct portal_config cfg;
     char *bucket, *public_url;
@@ -45,6 +61,9 @@ struct portal {
     pthread_mutex_t mu;           /* sessions and the manifest cache */
     struct portal_session sessions[PORTAL_SESSIONS_MAX];
     struct portal_mcache_ent mcache[PORTAL_MCACHE_SLOTS];
+    pthread_mutex_t cache_mu;     /* listings and link memos */
+    struct portal_lcache_ent lcache[PORTAL_LCACHE_SLOTS];
+    struct portal_memo_ent memo[PORTAL_MEMO_SLOTS];
     struct http_handler h_member, h_admin, h_static;
 };
 
@@ -79,6 +98,24 @@ struct portal_listing {
 int portal_list(struct portal *p, const struct gate_grant *gr, struct portal_listing *out);
 void portal_listing_release(struct portal_listing *l);
 
+/* ---- caches (portal_cache.c) ---- */
+/* A grant's listing, shared and immutable, at most PORTAL_LIST_TTL_US old: publishing
+ * shows on pages within a second. Release with portal_list_put. */
+struct portal_listing_ref {
+    atomic_int refs;
+    int64_t made_us; /* tg_monotonic_us */
+    struct portal_listing l;
+};
+int portal_list_get(struct portal *p, const struct gate_grant *gr, struct portal_listing_ref **out);
+void portal_list_put(struct portal_listing_ref *r); /* NULL-safe */
+/* gate_link_mint, memoised for the current second: a mint is a pure function of the
+ * principal, the object, the ttl and `now` in seconds, so two mints in one second give
+ * the same URL byte for byte; the memo only skips recomputing it. */
+int portal_link_mint(struct portal *p, const struct gate_principal *pr, const char *key,
+                     const char *filename, int64_t now, int64_t ttl, struct buf *url,
+                     int64_t *expires_at);
+void portal_cache_clear(struct portal *p);
+
 /* ---- responses (portal_http.c) ---- */
 /* Security headers for anything carrying a token or a link (and every portal page). */
 void portal_harden(struct http_resp *resp);
@@ -96,6 +133,9 @@ void portal_html_end(struct buf *b);
 void portal_fmt_size(uint64_t n, char out[32]);
 void portal_fmt_count(int64_t n, char out[32]);
 void portal_fmt_when(int64_t t, char out[TG_TIME_BUF]); /* 2026-02-13 06:00 UTC */
+/* A JSON string literal (quotes included) of s: RFC 8259 escapes; bytes that are not
+ * UTF-8 become U+FFFD, so the output is always valid JSON. */
+int portal_json_str(struct buf *b, struct str s);
 extern const char PORTAL_CSS[];
 extern const size_t PORTAL_CSS_LEN;
 

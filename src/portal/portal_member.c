@@ -182,8 +182,7 @@ static int link_for(struct member *m, const struct gate_principal *pr, const str
     /* A named token's links do not outlive the token. */
     if (pr->kind == GATE_TOKEN_NAMED && pr->expires_at > 0 && pr->expires_at - now < ttl)
         ttl = pr->expires_at - now > 0 ? pr->expires_at - now : 1;
-    return gate_link_mint(p->cfg.gate, pr, str_c(f->key), f->filename, now, ttl, &out->url,
-                          &out->expires_at);
+    return portal_link_mint(p, pr, f->key, f->filename, now, ttl, &out->url, &out->expires_at);
 }
 
 struct minted {
@@ -234,63 +233,80 @@ static int mint_all(struct member *m, const struct gate_principal *pr,
     return 0;
 }
 
-/* ---- JSON ---- */
+/* ---- JSON ----
+ * Written straight into the response buffer (portal_json_str escapes): on this hot
+ * path jansson's build-then-dump was half of the request's CPU (bench/portal.sh). */
 
-static json_t *file_json(const struct portal_file *f, const struct linked *k)
+/* Each returns 0 or <0; `rc |= ...` keeps any failure negative (a failed append never
+ * sends a truncated body). */
+static int json_time(struct buf *b, int64_t t)
 {
-    char t[TG_TIME_BUF];
-    json_t *o = json_object();
-    json_object_set_new(o, f->kind == KIND_DAILY ? "date" : "month", json_string(f->period));
-    json_object_set_new(o, "key", json_string(f->key));
-    json_object_set_new(o, "filename", json_string(f->filename));
-    json_object_set_new(o, "size", json_integer((json_int_t)f->size));
-    json_object_set_new(o, "sha256", json_string(f->sha256));
-    json_object_set_new(o, "rows", f->rows >= 0 ? json_integer(f->rows) : json_null());
-    json_object_set_new(o, "url", json_string(buf_cstr(&k->url)));
-    if (k->expires_at) {
-        time_fmt_iso8601(k->expires_at, t);
-        json_object_set_new(o, "expires_at", json_string(t));
-    } else {
-        json_object_set_new(o, "expires_at", json_null());
+    char s[TG_TIME_BUF];
+    if (t <= 0)
+        return buf_adds(b, "null");
+    time_fmt_iso8601(t, s);
+    return buf_printf(b, "\"%s\"", s);
+}
+
+static int file_json(struct buf *b, const struct portal_file *f, const struct linked *k)
+{
+    int rc = buf_printf(b, "{\"%s\":\"%s\",\"key\":", f->kind == KIND_DAILY ? "date" : "month",
+                        f->period);
+    rc |= portal_json_str(b, str_c(f->key));
+    rc |= buf_adds(b, ",\"filename\":");
+    rc |= portal_json_str(b, str_c(f->filename));
+    rc |= buf_printf(b, ",\"size\":%" PRIu64 ",\"sha256\":\"%s\",\"rows\":", f->size, f->sha256);
+    rc |= f->rows >= 0 ? buf_printf(b, "%" PRId64, f->rows) : buf_adds(b, "null");
+    rc |= buf_adds(b, ",\"url\":");
+    rc |= portal_json_str(b, buf_str(&k->url));
+    rc |= buf_adds(b, ",\"expires_at\":");
+    rc |= json_time(b, k->expires_at);
+    rc |= buf_addc(b, '}');
+    return rc;
+}
+
+static int file_list_json(struct buf *b, const struct portal_file *f, const struct linked *k,
+                          size_t n)
+{
+    int rc = buf_addc(b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            rc |= buf_addc(b, ',');
+        rc |= file_json(b, &f[i], &k[i]);
     }
-    return o;
+    rc |= buf_addc(b, ']');
+    return rc;
 }
 
 static void answer_json(struct member *m, const struct gate_principal *pr,
                         const struct portal_listing *l, const struct minted *mi, int64_t now)
 {
-    char t[TG_TIME_BUF];
-    json_t *root = json_object(), *daily = json_array(), *monthly = json_array();
-    json_object_set_new(root, "grant", json_string(pr->grant->name));
-    time_fmt_iso8601(now, t);
-    json_object_set_new(root, "generated_at", json_string(t));
-    for (size_t i = 0; i < l->n_daily; i++)
-        json_array_append_new(daily, file_json(&l->daily[i], &mi->daily[i]));
-    json_object_set_new(root, "daily", daily);
-    json_object_set_new(root, "mtd", l->mtd ? file_json(l->mtd, mi->mtd) : json_null());
-    for (size_t i = 0; i < l->n_monthly; i++)
-        json_array_append_new(monthly, file_json(&l->monthly[i], &mi->monthly[i]));
-    json_object_set_new(root, "monthly", monthly);
-    json_t *meta = json_object();
-    json_object_set_new(meta, "title", json_string(pr->grant->title ? pr->grant->title
-                                                                    : pr->grant->name));
-    if (l->updated) {
-        time_fmt_iso8601(l->updated, t);
-        json_object_set_new(meta, "updated_at", json_string(t));
-    } else {
-        json_object_set_new(meta, "updated_at", json_null());
-    }
-    if (mi->expires_min) {
-        time_fmt_iso8601(mi->expires_min, t);
-        json_object_set_new(meta, "links_expire_at", json_string(t));
-    } else {
-        json_object_set_new(meta, "links_expire_at", json_null());
-    }
-    json_object_set_new(meta, "link_mode", json_string(pr->grant->link_mode == GATE_LINK_REDIRECT
-                                                           ? "redirect"
-                                                           : "presign"));
-    json_object_set_new(root, "metadata", meta);
-    portal_send_json(m->c, 200, root);
+    const struct gate_grant *gr = pr->grant;
+    struct buf b = BUF_INIT;
+    int rc = buf_reserve(&b, 1024 + 1024 * (l->n_daily + l->n_monthly + 1));
+    rc |= buf_adds(&b, "{\"grant\":");
+    rc |= portal_json_str(&b, str_c(gr->name));
+    rc |= buf_adds(&b, ",\"generated_at\":");
+    rc |= json_time(&b, now);
+    rc |= buf_adds(&b, ",\"daily\":");
+    rc |= file_list_json(&b, l->daily, mi->daily, l->n_daily);
+    rc |= buf_adds(&b, ",\"mtd\":");
+    rc |= l->mtd ? file_json(&b, l->mtd, mi->mtd) : buf_adds(&b, "null");
+    rc |= buf_adds(&b, ",\"monthly\":");
+    rc |= file_list_json(&b, l->monthly, mi->monthly, l->n_monthly);
+    rc |= buf_adds(&b, ",\"metadata\":{\"title\":");
+    rc |= portal_json_str(&b, str_c(gr->title ? gr->title : gr->name));
+    rc |= buf_adds(&b, ",\"updated_at\":");
+    rc |= json_time(&b, l->updated);
+    rc |= buf_adds(&b, ",\"links_expire_at\":");
+    rc |= json_time(&b, mi->expires_min);
+    rc |= buf_printf(&b, ",\"link_mode\":\"%s\"}}\n",
+                     gr->link_mode == GATE_LINK_REDIRECT ? "redirect" : "presign");
+    if (rc < 0)
+        portal_send_json_error(m->c, 500, "internal", "out of memory");
+    else
+        portal_send(m->c, 200, "application/json", &b, NULL);
+    buf_release(&b);
 }
 
 /* ---- HTML ---- */
@@ -417,15 +433,16 @@ static void answer_file(struct member *m, const struct gate_principal *pr, int64
     char *fname = NULL;
     if (rc == 0) {
         /* The friendly name, as the page showed it. */
-        struct portal_listing l = {0};
-        if (portal_list(p, gr, &l) == 0) {
-            const struct portal_file *all[3] = {l.daily, l.mtd, l.monthly};
-            size_t cnt[3] = {l.n_daily, l.mtd ? 1 : 0, l.n_monthly};
+        struct portal_listing_ref *lr = NULL;
+        if (portal_list_get(p, gr, &lr) == 0) {
+            const struct portal_listing *l = &lr->l;
+            const struct portal_file *all[3] = {l->daily, l->mtd, l->monthly};
+            size_t cnt[3] = {l->n_daily, l->mtd ? 1 : 0, l->n_monthly};
             for (size_t a = 0; a < 3 && !fname; a++)
                 for (size_t i = 0; i < cnt[a] && !fname; i++)
                     if (strcmp(all[a][i].key, buf_cstr(&key)) == 0)
                         fname = strdup(all[a][i].filename);
-            portal_listing_release(&l);
+            portal_list_put(lr);
         }
         if (!fname) {
             const char *slash = strrchr(buf_cstr(&key), '/');
@@ -505,19 +522,22 @@ void portal_member_done(struct portal_req *c)
         answer_file(&m, &pr, now);
         goto out;
     }
-    struct portal_listing l = {0};
+    struct portal_listing_ref *lr = NULL;
     struct minted mi = {0};
-    rc = portal_list(p, pr.grant, &l);
-    if (rc == 0)
-        rc = mint_all(&m, &pr, &l, now, &mi);
+    rc = portal_list_get(p, pr.grant, &lr);
+    if (rc < 0) {
+        refuse(&m, rc);
+        goto out;
+    }
+    rc = mint_all(&m, &pr, &lr->l, now, &mi);
     if (rc < 0)
         refuse(&m, rc);
     else if (m.kind == M_API)
-        answer_json(&m, &pr, &l, &mi, now);
+        answer_json(&m, &pr, &lr->l, &mi, now);
     else
-        answer_html(&m, &pr, &l, &mi, now);
-    minted_release(&mi, &l);
-    portal_listing_release(&l);
+        answer_html(&m, &pr, &lr->l, &mi, now);
+    minted_release(&mi, &lr->l);
+    portal_list_put(lr);
 out:
     if (m.token.ptr)
         memset(m.token.ptr, 0, m.token.len);
