@@ -171,6 +171,11 @@ int portal_json_str(struct buf *b, struct str s)
     size_t run = 0, i = 0;
     int rc = buf_addc(b, '"');
     while (rc == 0 && i < s.len) {
+        /* the common case, printable ASCII other than '"' and '\\', in a tight loop */
+        while (i < s.len && p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\')
+            i++;
+        if (i == s.len)
+            break;
         unsigned char ch = p[i];
         const char *rep = NULL;
         char esc[8];
