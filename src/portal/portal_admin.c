@@ -481,8 +481,8 @@ static void login_page(struct portal_req *c, int status, const char *error)
                    "<label>Admin key<input type=\"password\" name=\"key\" autocomplete="
                    "\"current-password\" required autofocus placeholder=\"tga_…\"></label>"
                    "<button class=\"btn\" type=\"submit\">Log in</button></form>"
-                   "<p class=\"sub\">The admin key was printed by <code>tollgate init</code>; "
-                   "<code>tollgate key admin</code> makes a new one.</p></div>",
+                   "<p class=\"sub\">The admin key was printed once by <code>tollgate init</code>."
+                   "</p></div>",
                token);
     admin_end(&b);
     page(c, status, &b, cookie);
