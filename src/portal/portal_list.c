@@ -350,7 +350,8 @@ static void scan_release(struct scan *s)
 static int take(struct portal *p, const struct gate_grant *gr, struct scan *s, size_t periods,
                 size_t max_files, struct portal_file **out, size_t *n_out)
 {
-    qsort(s->c, s->n, sizeof *s->c, cand_cmp);
+    if (s->n) /* qsort(NULL, 0, ...) is undefined */
+        qsort(s->c, s->n, sizeof *s->c, cand_cmp);
     size_t n = 0, np = 0;
     while (n < s->n && n < max_files) {
         if (n == 0 || strcmp(s->c[n].f.period, s->c[n - 1].f.period) != 0)
