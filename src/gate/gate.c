@@ -305,12 +305,11 @@ static int check_named(struct gate *g, const struct gate_grant *gr, struct str t
         return rc == -ERR_NOT_FOUND ? -ERR_ACCESS_DENIED : rc;
     if (strcmp(n.grant, gr->name) != 0 || n.revoked_at || (n.expires_at && now >= n.expires_at))
         return -ERR_ACCESS_DENIED;
-    if (count_use) {
-        if ((rc = meta_named_charge(g->mg, n.id, false, now)) < 0)
-            return rc;
-    } else if (n.max_uses && n.uses >= n.max_uses) {
-        return -ERR_ACCESS_DENIED;
-    }
+    /* max_uses limits charged portal opens only: a token whose opens are used up
+     * still redeems its download links (redirect mode re-checks it at each click,
+     * uncharged); max_downloads limits those. */
+    if (count_use && (rc = meta_named_charge(g->mg, n.id, false, now)) < 0)
+        return rc;
     uint64_t epoch;
     if ((rc = gate_epoch(g, gr, &epoch)) < 0)
         return rc;
