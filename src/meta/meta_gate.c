@@ -69,10 +69,22 @@ static const char SCHEMA[] =
     " bucket TEXT NOT NULL, key TEXT NOT NULL, horizon INTEGER NOT NULL,"
     " PRIMARY KEY (bucket, key)) WITHOUT ROWID;";
 
+/* Epochs are read on every token check: cached per grant while the metadata
+ * generation (meta_int.h) is unchanged; every epoch bump, in any process, bumps it. */
+#define EPOCH_CACHE 32
+struct epoch_entry {
+    char grant[64];
+    uint64_t epoch, gen;
+};
+
 struct meta_gate {
+    struct meta *m;
     sqlite3 *db;
     pthread_mutex_t mu;
     sqlite3_stmt *q[Q_COUNT];
+    pthread_rwlock_t ec_lock;
+    struct epoch_entry ec[EPOCH_CACHE];
+    unsigned ec_next;
 };
 
 static int db_err(struct meta_gate *mg, const char *what)
@@ -88,6 +100,8 @@ int meta_gate_open(struct meta *m, struct meta_gate **out)
     if (!mg)
         return -ERR_NOMEM;
     pthread_mutex_init(&mg->mu, NULL);
+    pthread_rwlock_init(&mg->ec_lock, NULL);
+    mg->m = m;
     if (sqlite3_open_v2(meta_sqlite_path(m), &mg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
         rc = db_err(mg, "open");
@@ -120,6 +134,7 @@ void meta_gate_close(struct meta_gate *mg)
         sqlite3_finalize(mg->q[i]);
     sqlite3_close(mg->db);
     pthread_mutex_destroy(&mg->mu);
+    pthread_rwlock_destroy(&mg->ec_lock);
     free(mg);
 }
 
@@ -139,18 +154,42 @@ static void done(struct meta_gate *mg, sqlite3_stmt *st)
 
 int meta_epoch_get(struct meta_gate *mg, const char *grant, uint64_t *out)
 {
+    bool cache = meta_gen_enabled(mg->m) && strlen(grant) < sizeof mg->ec[0].grant;
+    uint64_t gen = meta_gen_load(mg->m); /* before the read: see meta_int.h */
+    if (cache) {
+        bool hit = false;
+        pthread_rwlock_rdlock(&mg->ec_lock);
+        for (unsigned i = 0; i < EPOCH_CACHE && !hit; i++)
+            if (mg->ec[i].gen == gen && mg->ec[i].grant[0] && strcmp(mg->ec[i].grant, grant) == 0) {
+                *out = mg->ec[i].epoch;
+                hit = true;
+            }
+        pthread_rwlock_unlock(&mg->ec_lock);
+        if (hit)
+            return 0;
+    }
     sqlite3_stmt *st = take(mg, Q_EPOCH_GET);
     int rc = 0;
+    uint64_t e = 0;
     sqlite3_bind_text(st, 1, grant, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW)
-        *out = (uint64_t)sqlite3_column_int64(st, 0);
-    else if (s == SQLITE_DONE)
-        *out = 0;
-    else
+        e = (uint64_t)sqlite3_column_int64(st, 0);
+    else if (s != SQLITE_DONE)
         rc = db_err(mg, "epoch");
     done(mg, st);
-    return rc;
+    if (rc < 0)
+        return rc;
+    if (cache) {
+        pthread_rwlock_wrlock(&mg->ec_lock);
+        struct epoch_entry *en = &mg->ec[mg->ec_next++ % EPOCH_CACHE];
+        snprintf(en->grant, sizeof en->grant, "%s", grant);
+        en->epoch = e;
+        en->gen = gen;
+        pthread_rwlock_unlock(&mg->ec_lock);
+    }
+    *out = e;
+    return 0;
 }
 
 int meta_epoch_bump(struct meta_gate *mg, const char *grant, int64_t now, uint64_t *new_epoch)
@@ -168,8 +207,10 @@ int meta_epoch_bump(struct meta_gate *mg, const char *grant, int64_t now, uint64
             rc = db_err(mg, "epoch bump");
     }
     done(mg, st);
-    if (rc == 0)
+    if (rc == 0) {
+        meta_gen_bump(mg->m); /* every process drops its cached epochs */
         *new_epoch = e;
+    }
     return rc;
 }
 

@@ -57,12 +57,17 @@ static void gen_map(struct meta *m, const char *data_dir)
     close(fd);
 }
 
-static uint64_t gen_load(const struct meta *m)
+bool meta_gen_enabled(const struct meta *m)
+{
+    return m->gen != NULL;
+}
+
+uint64_t meta_gen_load(const struct meta *m)
 {
     return m->gen ? __atomic_load_n(m->gen, __ATOMIC_ACQUIRE) : 0;
 }
 
-static void gen_bump(struct meta *m)
+void meta_gen_bump(struct meta *m)
 {
     if (m->gen)
         __atomic_add_fetch(m->gen, 1, __ATOMIC_SEQ_CST);
@@ -251,7 +256,7 @@ int meta_key_secret(struct meta *m, struct str akid, char *secret, size_t cap)
     int rc;
     if (akid.len != META_AKID_LEN || cap < META_SECRET_KEY_LEN + 1)
         return -ERR_INVALID_ACCESS_KEY;
-    uint64_t gen = gen_load(m); /* before the read: a later change retires the entry */
+    uint64_t gen = meta_gen_load(m); /* before the read: a later change retires the entry */
     if (m->gen) {
         bool hit = false;
         pthread_rwlock_rdlock(&m->cache_lock);
@@ -311,7 +316,7 @@ int meta_key_delete(struct meta *m, struct str akid)
     else if (sqlite3_changes(m->db) == 0)
         rc = -ERR_NOT_FOUND;
     else
-        gen_bump(m); /* every process drops its cached copy of the key */
+        meta_gen_bump(m); /* every process drops its cached copy of the key */
 out:
     sqlite3_finalize(st);
     pthread_mutex_unlock(&m->mu);
