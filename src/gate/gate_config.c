@@ -49,50 +49,6 @@ static int fail(const struct cfg *c, const char *section, const char *key, char 
     return -ERR_CONFIG;
 }
 
-/* duration_parse plus one decimal number with one unit ("3.5d", "1.5h"), which must
- * come to whole seconds. */
-int gate_duration_parse(struct str s, int64_t *out)
-{
-    s = str_trim(s);
-    if (duration_parse(s, out) == 0)
-        return 0;
-    struct str ip, rest;
-    if (!str_split(s, '.', &ip, &rest) || ip.len == 0 || rest.len < 2 || ip.len > 9)
-        return -ERR_INVALID;
-    int64_t mul;
-    switch (rest.ptr[rest.len - 1]) {
-    case 's':
-        mul = 1;
-        break;
-    case 'm':
-        mul = 60;
-        break;
-    case 'h':
-        mul = 3600;
-        break;
-    case 'd':
-        mul = 86400;
-        break;
-    case 'w':
-        mul = 7 * 86400;
-        break;
-    default:
-        return -ERR_INVALID;
-    }
-    struct str fp = {rest.ptr, rest.len - 1};
-    uint64_t i, f;
-    if (fp.len == 0 || fp.len > 6 || str_to_u64(ip, &i) < 0 || str_to_u64(fp, &f) < 0)
-        return -ERR_INVALID;
-    int64_t scale = 1;
-    for (size_t k = 0; k < fp.len; k++)
-        scale *= 10;
-    int64_t num = (int64_t)f * mul;
-    if (num % scale != 0)
-        return -ERR_INVALID;
-    *out = (int64_t)i * mul + num / scale;
-    return 0;
-}
-
 static bool name_ok(const char *n)
 {
     size_t len = strlen(n);
@@ -133,7 +89,7 @@ static int parse_rotation(const struct cfg *c, const char *sec, struct gate_gran
         return 0;
     struct str dur, anchor;
     bool has_anchor = str_split(str_c(v), '@', &dur, &anchor);
-    if (gate_duration_parse(dur, &gr->rotation_s) < 0)
+    if (duration_parse(dur, &gr->rotation_s) < 0)
         return fail(c, sec, "rotation", err,
                     "expected '<duration> @ <ISO 8601 UTC anchor>', e.g. '7d @ "
                     "1970-01-05T00:00:00Z'");
@@ -153,7 +109,7 @@ static int parse_ttl(const struct cfg *c, const char *sec, const char *key, int6
 {
     const char *v = cfg_get(c, sec, key, NULL);
     int64_t t = def;
-    if (v && gate_duration_parse(str_c(v), &t) < 0)
+    if (v && duration_parse(str_c(v), &t) < 0)
         return fail(c, sec, key, err, "expected a duration such as 6d20h, 24h or 10m");
     if (t < min)
         return fail(c, sec, key, err, "must be at least %llds", (long long)min);
@@ -221,7 +177,7 @@ static int parse_one(const struct cfg *c, const char *sec, struct gate_grant *gr
     const char *ov = cfg_get(c, sec, "overlap", NULL);
     /* default: a day, or half the period when that is shorter */
     gr->overlap_s = gr->rotation_s / 2 < DEFAULT_OVERLAP ? gr->rotation_s / 2 : DEFAULT_OVERLAP;
-    if (ov && gate_duration_parse(str_c(ov), &gr->overlap_s) < 0)
+    if (ov && duration_parse(str_c(ov), &gr->overlap_s) < 0)
         return fail(c, sec, "overlap", err, "expected a duration such as 24h (0 for none)");
     if (gr->overlap_s >= gr->rotation_s)
         return fail(c, sec, "overlap", err, "must be shorter than the rotation period");

@@ -59,7 +59,6 @@ struct gate {
 int gate_grants_parse(const struct cfg *c, struct gate_grant **out, size_t *n, char **err);
 void gate_grants_free(struct gate_grant *g, size_t n);
 /* "7d", "3d12h", "3.5d", "84h" -> seconds */
-int gate_duration_parse(struct str s, int64_t *out);
 
 /* gate_link.c */
 int gate_hz_start(struct gate *g);

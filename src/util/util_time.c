@@ -283,6 +283,26 @@ int time_parse_http(struct str in, int64_t *out)
     return -ERR_INVALID;
 }
 
+static int64_t unit_seconds(char u)
+{
+    switch (u) {
+    case 's':
+        return 1;
+    case 'm':
+        return 60;
+    case 'h':
+        return 3600;
+    case 'd':
+        return 86400;
+    case 'w':
+        return 7 * 86400;
+    default:
+        return 0;
+    }
+}
+
+/* "90", "30s", "6d20h", or one decimal with one unit ("3.5d") that comes to whole
+ * seconds. */
 int duration_parse(struct str s, int64_t *out)
 {
     int64_t total = 0;
@@ -290,6 +310,22 @@ int duration_parse(struct str s, int64_t *out)
     s = str_trim(s);
     if (s.len == 0)
         return -ERR_INVALID;
+    struct str ip, rest;
+    if (str_split(s, '.', &ip, &rest)) {
+        uint64_t n, f;
+        int64_t mul = rest.len >= 2 ? unit_seconds(rest.ptr[rest.len - 1]) : 0;
+        struct str fp = {rest.ptr, rest.len - 1};
+        if (!mul || ip.len == 0 || ip.len > 9 || fp.len > 6 || str_to_u64(ip, &n) < 0 ||
+            str_to_u64(fp, &f) < 0)
+            return -ERR_INVALID;
+        int64_t scale = 1;
+        for (size_t k = 0; k < fp.len; k++)
+            scale *= 10;
+        if ((int64_t)f * mul % scale != 0)
+            return -ERR_INVALID; /* not whole seconds */
+        *out = (int64_t)n * mul + (int64_t)f * mul / scale;
+        return 0;
+    }
     while (i < s.len) {
         uint64_t v = 0;
         size_t start = i;
@@ -303,25 +339,8 @@ int duration_parse(struct str s, int64_t *out)
             return -ERR_INVALID;
         int64_t mul = 1;
         if (i < s.len) {
-            switch (s.ptr[i]) {
-            case 's':
-                mul = 1;
-                break;
-            case 'm':
-                mul = 60;
-                break;
-            case 'h':
-                mul = 3600;
-                break;
-            case 'd':
-                mul = 86400;
-                break;
-            case 'w':
-                mul = 7 * 86400;
-                break;
-            default:
+            if (!(mul = unit_seconds(s.ptr[i])))
                 return -ERR_INVALID;
-            }
             i++;
         } else if (start != 0) {
             return -ERR_INVALID; /* "1d5": a bare number only alone */

@@ -174,12 +174,12 @@ static void test_config_parsed(void **state)
     assert_null(gate_grant_find(t->g, STR_LIT("tier9")));
     assert_null(gate_grant_at(t->g, 5));
     int64_t d;
-    assert_int_equal(gate_duration_parse(STR_LIT("3.5d"), &d), 0);
+    assert_int_equal(duration_parse(STR_LIT("3.5d"), &d), 0);
     assert_int_equal(d, 302400);
-    assert_int_equal(gate_duration_parse(STR_LIT("1.25h"), &d), 0);
+    assert_int_equal(duration_parse(STR_LIT("1.25h"), &d), 0);
     assert_int_equal(d, 4500);
-    assert_int_equal(gate_duration_parse(STR_LIT("0.5s"), &d), -ERR_INVALID);
-    assert_int_equal(gate_duration_parse(STR_LIT("1.5"), &d), -ERR_INVALID);
+    assert_int_equal(duration_parse(STR_LIT("0.5s"), &d), -ERR_INVALID);
+    assert_int_equal(duration_parse(STR_LIT("1.5"), &d), -ERR_INVALID);
 }
 
 static void test_derivation_known_answers(void **state)

@@ -415,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_calendar),         cmocka_unit_test(test_duration_size),
         cmocka_unit_test(test_buf_limits),       cmocka_unit_test(test_str_helpers),
         cmocka_unit_test(test_err_table),        cmocka_unit_test(test_cfg),
-        cmocka_unit_test(test_now_override),      cmocka_unit_test(test_link_preview_agents),
+        cmocka_unit_test(test_now_override),     cmocka_unit_test(test_link_preview_agents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
