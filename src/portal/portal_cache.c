@@ -1,10 +1,11 @@
 /* portal_cache.c -- the two caches on the member hot path.
  *
- * Listings: a grant's listing (three store listings and the manifests) is built at
- * most once per PORTAL_LIST_TTL_US (1 s) and shared, immutable and reference-counted,
- * by every request in that time. A publish therefore shows on pages within a second;
- * nothing else about a page is cached (the token is checked and the links are minted
- * for each request).
+ * Listings: a grant's listing (three store listings and the manifests) is built once
+ * and shared, immutable and reference-counted, by every request until the store
+ * changes: it is tagged with the store generation read before listing (store.h), so a
+ * publish or a delete shows on the next page, from any process. Without a generation
+ * it is reused for at most PORTAL_LIST_TTL_US (1 s). Nothing else about a page is
+ * cached (the token is checked and the links are minted for each request).
  *
  * Link memo: gate_link_mint is deterministic for (grant, token kind and id or period,
  * epoch, key, filename, ttl, now in seconds) and one portal key: the memo keeps each
@@ -27,12 +28,16 @@ void portal_list_put(struct portal_listing_ref *r)
 int portal_list_get(struct portal *p, const struct gate_grant *gr, struct portal_listing_ref **out)
 {
     int64_t mono = tg_monotonic_us();
+    uint64_t gen = 0;
+    bool exact = store_generation(p->cfg.store, &gen); /* read before listing */
     struct portal_lcache_ent *slot = NULL;
     pthread_mutex_lock(&p->cache_mu);
     for (size_t i = 0; i < PORTAL_LCACHE_SLOTS && !slot; i++)
         if (strcmp(p->lcache[i].grant, gr->name) == 0)
             slot = &p->lcache[i];
-    if (slot && slot->ref && mono - slot->ref->made_us < PORTAL_LIST_TTL_US) {
+    if (slot && slot->ref &&
+        (exact ? slot->ref->exact && slot->ref->gen == gen
+               : mono - slot->ref->made_us < PORTAL_LIST_TTL_US)) {
         atomic_fetch_add(&slot->ref->refs, 1);
         *out = slot->ref;
         pthread_mutex_unlock(&p->cache_mu);
@@ -49,6 +54,8 @@ int portal_list_get(struct portal *p, const struct gate_grant *gr, struct portal
         return rc;
     }
     r->made_us = mono;
+    r->gen = gen;
+    r->exact = exact;
     atomic_init(&r->refs, 2); /* the caller's and the cache's */
     struct portal_listing_ref *old = NULL;
     pthread_mutex_lock(&p->cache_mu);

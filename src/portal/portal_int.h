@@ -13,33 +13,33 @@
 #include "portal/portal.h"
 #include "store/store.h"
 
-#define PORTAL_BODY_MAX (16u << 10)  /* admin POST bodies */
-#define PORTAL_PARAM_MAX 256         /* one query parameter, name=value, raw */
+#define PORTAL_BODY_MAX (16u << 10) /* admin POST bodies */
+#define PORTAL_PARAM_MAX 256        /* one query parameter, name=value, raw */
 #define PORTAL_PARAMS_MAX 16
 #define PORTAL_SESSIONS_MAX 64
 #define PORTAL_SESSION_TTL (12 * 3600)
-#define PORTAL_ID_LEN 43             /* 32 random bytes, base64url */
+#define PORTAL_ID_LEN 43 /* 32 random bytes, base64url */
 #define PORTAL_MANIFEST_MAX (256u << 10)
 #define PORTAL_MCACHE_SLOTS 512
-#define PORTAL_SCAN_MAX 20000        /* objects looked at per prefix and kind */
-#define PORTAL_LCACHE_SLOTS 64       /* grants whose listing is cached */
-#define PORTAL_LIST_TTL_US 1000000   /* a listing is reused for at most 1 s */
-#define PORTAL_MEMO_SLOTS 1024       /* links minted this second */
+#define PORTAL_SCAN_MAX 20000      /* objects looked at per prefix and kind */
+#define PORTAL_LCACHE_SLOTS 64     /* grants whose listing is cached */
+#define PORTAL_LIST_TTL_US 1000000 /* a listing is reused for at most 1 s */
+#define PORTAL_MEMO_SLOTS 1024     /* links minted this second */
 
 enum portal_route { ROUTE_MEMBER, ROUTE_ADMIN, ROUTE_STATIC };
 
 struct portal_session {
-    char id[PORTAL_ID_LEN + 1];   /* cookie value; "" = free slot */
+    char id[PORTAL_ID_LEN + 1]; /* cookie value; "" = free slot */
     char csrf[PORTAL_ID_LEN + 1];
     int64_t expires;
 };
 
 struct portal_mcache_ent {
-    char *key;                    /* manifest.json key */
+    char *key; /* manifest.json key */
     char etag[STORE_ETAG_MAX];
-    char *file;                   /* the manifest's "key" (basename), or NULL */
-    int64_t rows;                 /* -1 = unknown */
-    char sha256[65];              /* "" = unknown */
+    char *file;      /* the manifest's "key" (basename), or NULL */
+    int64_t rows;    /* -1 = unknown */
+    char sha256[65]; /* "" = unknown */
 };
 
 struct portal_listing_ref;
@@ -48,8 +48,8 @@ struct portal_lcache_ent {
     struct portal_listing_ref *ref;
 };
 struct portal_memo_ent {
-    char *id;                     /* grant, token kind/id, epoch, ttl, key, filename */
-    int64_t second;               /* the mint's `now` */
+    char *id;       /* grant, token kind/id, epoch, ttl, key, filename */
+    int64_t second; /* the mint's `now` */
     char *url;
     int64_t expires_at;
 };
@@ -58,10 +58,10 @@ struct portal {
     struct portal_config cfg;
     char *bucket, *public_url;
     bool secure_cookies;
-    pthread_mutex_t mu;           /* sessions and the manifest cache */
+    pthread_mutex_t mu; /* sessions and the manifest cache */
     struct portal_session sessions[PORTAL_SESSIONS_MAX];
     struct portal_mcache_ent mcache[PORTAL_MCACHE_SLOTS];
-    pthread_mutex_t cache_mu;     /* listings and link memos */
+    pthread_mutex_t cache_mu; /* listings and link memos */
     struct portal_lcache_ent lcache[PORTAL_LCACHE_SLOTS];
     struct portal_memo_ent memo[PORTAL_MEMO_SLOTS];
     struct http_handler h_member, h_admin, h_static;
@@ -79,31 +79,33 @@ struct portal_req {
 enum portal_kind { KIND_DAILY, KIND_MTD, KIND_MONTHLY };
 struct portal_file {
     enum portal_kind kind;
-    char period[11];              /* "2026-02-13" or "2026-02" */
-    char *key;                    /* full key in the bucket */
-    char *filename;               /* friendly: tier2_2026-02-13.parquet */
+    char period[11]; /* "2026-02-13" or "2026-02" */
+    char *key;       /* full key in the bucket */
+    char *filename;  /* friendly: tier2_2026-02-13.parquet */
     uint64_t size;
-    int64_t mtime;                /* seconds */
-    int64_t rows;                 /* -1 = unknown */
+    int64_t mtime; /* seconds */
+    int64_t rows;  /* -1 = unknown */
     char sha256[65];
 };
 struct portal_listing {
-    struct portal_file *daily;    /* newest first, at most keep_daily */
+    struct portal_file *daily; /* newest first, at most keep_daily */
     size_t n_daily;
-    struct portal_file *mtd;      /* NULL or one */
-    struct portal_file *monthly;  /* newest first */
+    struct portal_file *mtd;     /* NULL or one */
+    struct portal_file *monthly; /* newest first */
     size_t n_monthly;
-    int64_t updated;              /* newest mtime of a listed file; 0 = none */
+    int64_t updated; /* newest mtime of a listed file; 0 = none */
 };
 int portal_list(struct portal *p, const struct gate_grant *gr, struct portal_listing *out);
 void portal_listing_release(struct portal_listing *l);
 
 /* ---- caches (portal_cache.c) ---- */
-/* A grant's listing, shared and immutable, at most PORTAL_LIST_TTL_US old: publishing
- * shows on pages within a second. Release with portal_list_put. */
+/* A grant's listing, shared and immutable, reused while the store generation is
+ * unchanged (or, without one, for PORTAL_LIST_TTL_US). Release with portal_list_put. */
 struct portal_listing_ref {
     atomic_int refs;
     int64_t made_us; /* tg_monotonic_us */
+    uint64_t gen;    /* store generation read before listing */
+    bool exact;      /* gen is meaningful: valid while the store generation is gen */
     struct portal_listing l;
 };
 int portal_list_get(struct portal *p, const struct gate_grant *gr, struct portal_listing_ref **out);
@@ -122,8 +124,7 @@ void portal_harden(struct http_resp *resp);
 int portal_send(struct portal_req *c, int status, const char *ctype, struct buf *body,
                 const char *const *headers); /* name, value, ..., NULL; takes body */
 int portal_send_json(struct portal_req *c, int status, void *json); /* json_t *, decref'd */
-int portal_send_json_error(struct portal_req *c, int status, const char *code,
-                           const char *message);
+int portal_send_json_error(struct portal_req *c, int status, const char *code, const char *message);
 /* Query strings: no repeated parameter, none longer than PORTAL_PARAM_MAX. */
 int portal_query_check(struct str query);
 

@@ -24,7 +24,7 @@
 
 #include "util/util.h"
 
-#define STORE_KEY_MAX 1024         /* bytes, as S3 */
+#define STORE_KEY_MAX 1024 /* bytes, as S3 */
 #define STORE_BUCKET_MIN 3
 #define STORE_BUCKET_MAX 63
 #define STORE_PART_MIN 1
@@ -45,11 +45,11 @@ struct store_attrs {
 
 struct store_obj_info {
     uint64_t size;
-    int64_t mtime_us;               /* last modified, microseconds since epoch */
-    char etag[STORE_ETAG_MAX];      /* unquoted: 32 hex, or 32 hex "-" parts */
+    int64_t mtime_us;          /* last modified, microseconds since epoch */
+    char etag[STORE_ETAG_MAX]; /* unquoted: 32 hex, or 32 hex "-" parts */
     uint8_t sha256[32];
-    char *content_type;             /* malloc'd */
-    char *meta_json;                /* malloc'd, "{}" when none */
+    char *content_type; /* malloc'd */
+    char *meta_json;    /* malloc'd, "{}" when none */
 };
 void store_obj_info_release(struct store_obj_info *info); /* NULL-safe, zeroes */
 
@@ -93,8 +93,8 @@ int store_obj_head(struct store *st, struct str bucket, struct str key,
                    struct store_obj_info *out); /* -ERR_NO_SUCH_KEY / -ERR_NO_SUCH_BUCKET */
 /* Head + an open read-only fd of the body (caller closes). The fd stays readable even
  * if the object is replaced or deleted meanwhile. */
-int store_obj_open(struct store *st, struct str bucket, struct str key,
-                   struct store_obj_info *out, int *fd_out);
+int store_obj_open(struct store *st, struct str bucket, struct str key, struct store_obj_info *out,
+                   int *fd_out);
 /* Deleting a missing key succeeds (as S3). */
 int store_obj_delete(struct store *st, struct str bucket, struct str key);
 /* Server-side copy (no byte copy: blobs are shared). attrs NULL = keep source's. */
@@ -109,8 +109,8 @@ struct store_list_req {
     unsigned max_keys; /* 0..STORE_LIST_MAX; 0 lists nothing but is valid */
 };
 struct store_list_entry {
-    const char *key;            /* set for an object */
-    const char *common_prefix;  /* set for a CommonPrefixes entry (then info is NULL) */
+    const char *key;           /* set for an object */
+    const char *common_prefix; /* set for a CommonPrefixes entry (then info is NULL) */
     const struct store_obj_info *info;
 };
 struct store_list_res {
@@ -160,6 +160,12 @@ int store_mpu_list(struct store *st, struct str bucket, struct str prefix, struc
                    int (*fn)(void *ctx, const struct store_mpu *u), void *ctx, bool *truncated);
 /* Abort uploads initiated before `before_us` (lifecycle). */
 int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
+
+/* ---- change detection ---- */
+/* A counter bumped after every committed write to the store, by any process using
+ * DIR. A reader that saw value g before reading may reuse what it derived while the
+ * counter still reads g. False when unavailable (then cache by time, or not at all). */
+bool store_generation(const struct store *st, uint64_t *out);
 
 /* ---- maintenance ---- */
 /* Removes blobs no object or part references and older than grace_s; counts. */

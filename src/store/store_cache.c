@@ -162,3 +162,11 @@ void store_cache_put(struct store *st, struct str bucket, struct str key, uint64
     s->info = copy;
     pthread_mutex_unlock(&s->mu);
 }
+
+bool store_generation(const struct store *st, uint64_t *out)
+{
+    if (!st->gen)
+        return false;
+    *out = store_gen_load(st);
+    return true;
+}
