@@ -11,6 +11,7 @@ static const char USAGE[] =
     "usage: tollgate key create [--label TEXT] [--json]\n"
     "       tollgate key list [--json]\n"
     "       tollgate key delete ACCESS_KEY_ID\n"
+    "       tollgate key admin-reset [--json]\n"
     "   (each also takes --config FILE)\n"
     "\n"
     "create  makes a new S3 access key pair and prints it (the secret is shown once).\n"
@@ -18,7 +19,9 @@ static const char USAGE[] =
     "list    prints the live keys (never their secrets).\n"
     "        JSON: [{\"access_key_id\", \"kind\", \"label\", \"created_at\"}]\n"
     "delete  removes a key: requests signed with it fail at once (InvalidAccessKeyId),\n"
-    "        also on a running server.\n";
+    "        also on a running server.\n"
+    "admin-reset  replaces the admin key (for /admin and /api/admin) and prints the new\n"
+    "        one once; the old one stops working at once. JSON: {\"admin_key\"}\n";
 
 static int list_visit(void *ctx, const struct meta_key *k)
 {
@@ -65,7 +68,7 @@ int cmd_key(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return cli_usage_error("key", "expected create, list or delete");
+        return cli_usage_error("key", "expected create, list, delete or admin-reset");
     const char *sub = argv[optind++];
     int rc, status = 1;
     struct cli_app app;
@@ -128,8 +131,26 @@ int cmd_key(int argc, char **argv)
         else
             printf("deleted %s\n", argv[optind]);
         status = 0;
+    } else if (strcmp(sub, "admin-reset") == 0) {
+        if (optind != argc)
+            return cli_usage_error("key", "admin-reset takes no argument");
+        if (cli_app_open(config, 0, &app) < 0)
+            return 1;
+        char admin[META_ADMIN_KEY_LEN + 1];
+        if ((rc = meta_admin_key_create(app.meta, admin)) < 0) {
+            fprintf(stderr, "tollgate key admin-reset: %s\n", err_message(rc));
+            goto out;
+        }
+        if (json)
+            cli_print_json(json_pack("{s:s}", "admin_key", admin));
+        else
+            printf("admin key  %s\nShown this once: keep it. The previous admin key no longer "
+                   "works.\n",
+                   admin);
+        memset(admin, 0, sizeof admin);
+        status = 0;
     } else {
-        return cli_usage_error("key", "'%s' is not create, list or delete", sub);
+        return cli_usage_error("key", "'%s' is not create, list, delete or admin-reset", sub);
     }
 out:
     cli_app_close(&app);
