@@ -96,8 +96,7 @@ static void *maint_main(void *arg)
             tg_log_error("gc: %s", err_message(rc));
         else
             tg_log_info("gc: removed %u unreferenced blobs (%llu bytes) in %lldms", removed,
-                        (unsigned long long)bytes,
-                        (long long)(tg_monotonic_us() - t0) / 1000);
+                        (unsigned long long)bytes, (long long)(tg_monotonic_us() - t0) / 1000);
         pthread_mutex_lock(&m->mu);
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);

@@ -173,8 +173,8 @@ static EVP_MAC_CTX *mac_ctx_new(const char *digest_name)
     return ctx;
 }
 
-static void hmac(bool sha1, const void *key, size_t klen, const void *msg, size_t n,
-                 uint8_t *out, size_t outlen)
+static void hmac(bool sha1, const void *key, size_t klen, const void *msg, size_t n, uint8_t *out,
+                 size_t outlen)
 {
     struct tls_ctx *t = tls_get();
     EVP_MAC_CTX **slot = t ? (sha1 ? &t->hmac1 : &t->hmac256) : NULL;
@@ -182,8 +182,7 @@ static void hmac(bool sha1, const void *key, size_t klen, const void *msg, size_
         *slot = mac_ctx_new(sha1 ? "SHA1" : "SHA256");
     size_t len = 0;
     if (!slot || !*slot || !EVP_MAC_init(*slot, key, klen, NULL) ||
-        !EVP_MAC_update(*slot, msg, n) || !EVP_MAC_final(*slot, out, &len, outlen) ||
-        len != outlen)
+        !EVP_MAC_update(*slot, msg, n) || !EVP_MAC_final(*slot, out, &len, outlen) || len != outlen)
         memset(out, 0, outlen); /* never happens with these algorithms; fail closed */
 }
 

@@ -28,12 +28,12 @@
 struct meta;
 struct store;
 
-#define GATE_NAME_MAX 64        /* grant names: [a-z0-9_-], 1..63 */
-#define GATE_TOKEN_MAX 64       /* any token as text, + NUL */
-#define GATE_TAG_LEN 12         /* "tok#" + 8 hex */
+#define GATE_NAME_MAX 64         /* grant names: [a-z0-9_-], 1..63 */
+#define GATE_TOKEN_MAX 64        /* any token as text, + NUL */
+#define GATE_TAG_LEN 12          /* "tok#" + 8 hex */
 #define GATE_LINK_TTL_MAX 604800 /* 7 days: SigV4's ceiling */
 #define GATE_PREFIXES_MAX 16
-#define GATE_FAIL_LIMIT 20      /* failed token checks per minute per address -> 429 */
+#define GATE_FAIL_LIMIT 20 /* failed token checks per minute per address -> 429 */
 
 enum gate_link_mode { GATE_LINK_PRESIGN, GATE_LINK_REDIRECT };
 
@@ -53,8 +53,8 @@ struct gate_grant {
 
 /* What gate_open needs beyond meta and the secret. */
 struct gate_config {
-    const char *bucket;      /* the data bucket: links point into it */
-    const char *public_url;  /* http(s)://host[:port]: links and portal URLs */
+    const char *bucket;     /* the data bucket: links point into it */
+    const char *public_url; /* http(s)://host[:port]: links and portal URLs */
     const char *region;
 };
 
@@ -87,8 +87,8 @@ struct gate_links {
     int64_t current_valid_until; /* end of the current period + 0 (the next is required) */
     bool has_next;
     char next[GATE_TOKEN_MAX];
-    int64_t next_valid_from;     /* start of the overlap */
-    int64_t next_required_from;  /* start of the next period */
+    int64_t next_valid_from;    /* start of the overlap */
+    int64_t next_required_from; /* start of the next period */
 };
 int gate_links(struct gate *g, const struct gate_grant *gr, int64_t now, struct gate_links *out);
 /* The portal URL of a token: <public_url>/downloads/<grant>?t=<token> */
@@ -101,9 +101,9 @@ struct gate_principal {
     const struct gate_grant *grant;
     enum gate_token_kind kind;
     uint64_t epoch;
-    int64_t period;          /* tier: the period the token belongs to */
-    int64_t named_id;        /* named: its id */
-    int64_t expires_at;      /* named: 0 = none */
+    int64_t period;     /* tier: the period the token belongs to */
+    int64_t named_id;   /* named: its id */
+    int64_t expires_at; /* named: 0 = none */
     char tag[GATE_TAG_LEN + 1];
 };
 /* Checks `token` for `grant` at `now`. count_use: a named token's max_uses is charged

@@ -40,14 +40,14 @@ struct http_handler {
 };
 
 struct http_config {
-    const char *listen;          /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
-    unsigned threads;            /* worker threads; 0 = chosen from connection_limit */
-    unsigned connection_limit;   /* total connections; default 4096 */
-    unsigned header_timeout_s;   /* whole request head must arrive within; default 10 */
-    unsigned idle_timeout_s;     /* no progress for this long closes; default 60 */
-    size_t max_header_bytes;     /* request line + headers; default 16 KiB */
-    unsigned drain_timeout_s;    /* on stop, in-flight requests get this long; default 5 */
-    bool log_requests;           /* one line per request (default on) */
+    const char *listen;        /* "127.0.0.1:8080", "[::1]:8080", ":8080" */
+    unsigned threads;          /* worker threads; 0 = chosen from connection_limit */
+    unsigned connection_limit; /* total connections; default 4096 */
+    unsigned header_timeout_s; /* whole request head must arrive within; default 10 */
+    unsigned idle_timeout_s;   /* no progress for this long closes; default 60 */
+    size_t max_header_bytes;   /* request line + headers; default 16 KiB */
+    unsigned drain_timeout_s;  /* on stop, in-flight requests get this long; default 5 */
+    bool log_requests;         /* one line per request (default on) */
 };
 
 int http_server_new(const struct http_config *cfg, struct http_server **out);
@@ -64,9 +64,9 @@ void http_server_free(struct http_server *s);
 
 /* ---- request ------------------------------------------------------------------- */
 
-struct str http_req_method(const struct http_req *r);  /* "GET" */
-struct str http_req_path(const struct http_req *r);    /* raw, still percent-encoded */
-struct str http_req_query(const struct http_req *r);   /* raw, after '?', may be empty */
+struct str http_req_method(const struct http_req *r); /* "GET" */
+struct str http_req_path(const struct http_req *r);   /* raw, still percent-encoded */
+struct str http_req_query(const struct http_req *r);  /* raw, after '?', may be empty */
 /* Header by case-insensitive name; false if absent. Several headers of one name are
  * joined with "," as HTTP allows. */
 bool http_req_header(const struct http_req *r, const char *name, struct str *value);

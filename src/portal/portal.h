@@ -26,8 +26,8 @@ struct gate;
 struct meta;
 struct store;
 
-#define PORTAL_KEEP_DAILY 7     /* daily files listed, newest first */
-#define PORTAL_KEEP_MONTHLY 24  /* monthly bundles listed, newest first */
+#define PORTAL_KEEP_DAILY 7    /* daily files listed, newest first */
+#define PORTAL_KEEP_MONTHLY 24 /* monthly bundles listed, newest first */
 
 struct portal_config {
     struct gate *gate;

@@ -226,8 +226,8 @@ static int token_create(struct portal *p, const struct create_req *cr, json_t **
     if (rc < 0)
         return rc;
     gate_portal_url(p->cfg.gate, cr->gr, token, &url);
-    *out = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)n.id, "label", n.label,
-                     "grant", n.grant, "token", token, "url", buf_cstr(&url));
+    *out = json_pack("{s:I, s:s, s:s, s:s, s:s}", "id", (json_int_t)n.id, "label", n.label, "grant",
+                     n.grant, "token", token, "url", buf_cstr(&url));
     tg_log_info("admin: named token %" PRId64 " created for grant %s", n.id, n.grant);
     crypto_wipe(token, sizeof token);
     buf_release(&url);
@@ -376,17 +376,17 @@ static void api_done(struct portal_req *c, struct str path, bool get, bool post)
         struct create_req cr;
         int rc = -ERR_INVALID;
         if (json_is_object(in)) {
-            json_t *mu = json_object_get(in, "max_uses"), *md = json_object_get(in, "max_downloads");
+            json_t *mu = json_object_get(in, "max_uses"),
+                   *md = json_object_get(in, "max_downloads");
             if ((mu && !json_is_integer(mu) && !json_is_null(mu)) ||
                 (md && !json_is_integer(md) && !json_is_null(md)))
                 why = "max_uses and max_downloads must be integers";
             else
-                rc = create_parse(p, json_string_value(json_object_get(in, "grant")),
-                                  json_string_value(json_object_get(in, "label")),
-                                  json_integer_value(mu), json_integer_value(md),
-                                  json_string_value(json_object_get(in, "expires")),
-                                  json_string_value(json_object_get(in, "expires_at")), now, &cr,
-                                  &why);
+                rc = create_parse(
+                    p, json_string_value(json_object_get(in, "grant")),
+                    json_string_value(json_object_get(in, "label")), json_integer_value(mu),
+                    json_integer_value(md), json_string_value(json_object_get(in, "expires")),
+                    json_string_value(json_object_get(in, "expires_at")), now, &cr, &why);
         }
         json_decref(in);
         json_t *out = NULL;
@@ -412,13 +412,14 @@ static void api_done(struct portal_req *c, struct str path, bool get, bool post)
             return;
         }
         tg_log_info("admin: named token %" PRId64 " revoked", id);
-        portal_send_json(c, 200, json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "revoked"));
+        portal_send_json(c, 200,
+                         json_pack("{s:I, s:s}", "id", (json_int_t)id, "status", "revoked"));
         return;
     }
 notfound:
     portal_send_json_error(c, 404, "not_found", "No such admin API.");
     return;
-method: {
+method : {
     const char *const h[] = {"Allow", get ? "POST" : "GET", NULL};
     struct buf body = BUF_INIT;
     buf_adds(&body, "{\"error\":\"method_not_allowed\",\"message\":\"Method not allowed.\"}\n");
@@ -437,13 +438,15 @@ static void see_other(struct portal_req *c, const char *where, const char *cooki
 static void admin_begin(struct buf *b, const char *title, const struct portal_session *s)
 {
     portal_html_begin(b, title, true);
-    buf_adds(b, "<header class=\"top\"><div class=\"wrap\"><a class=\"brand\" href=\"/admin/grants\">"
-                "toll<span>gate</span> admin</a>");
+    buf_adds(b,
+             "<header class=\"top\"><div class=\"wrap\"><a class=\"brand\" href=\"/admin/grants\">"
+             "toll<span>gate</span> admin</a>");
     if (s)
-        buf_printf(b, "<nav><a href=\"/admin/grants\">Grants</a><a href=\"/admin/tokens\">Named "
-                      "tokens</a><form class=\"inline\" method=\"post\" action=\"/admin/logout\">"
-                      "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button class=\"btn "
-                      "small secondary\" type=\"submit\">Log out</button></form></nav>",
+        buf_printf(b,
+                   "<nav><a href=\"/admin/grants\">Grants</a><a href=\"/admin/tokens\">Named "
+                   "tokens</a><form class=\"inline\" method=\"post\" action=\"/admin/logout\">"
+                   "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button class=\"btn "
+                   "small secondary\" type=\"submit\">Log out</button></form></nav>",
                    s->csrf);
     buf_adds(b, "</div></header>\n<div class=\"wrap\"><main>");
 }
@@ -465,8 +468,9 @@ static void login_page(struct portal_req *c, int status, const char *error)
     struct portal *p = c->p;
     char token[PORTAL_ID_LEN + 1], cookie[160];
     random_id(token);
-    snprintf(cookie, sizeof cookie, LOGIN_COOKIE "=%s; Path=/admin; HttpOnly; SameSite=Strict; "
-                                    "Max-Age=%d%s",
+    snprintf(cookie, sizeof cookie,
+             LOGIN_COOKIE "=%s; Path=/admin; HttpOnly; SameSite=Strict; "
+                          "Max-Age=%d%s",
              token, LOGIN_TTL, p->secure_cookies ? "; Secure" : "");
     struct buf b = BUF_INIT;
     admin_begin(&b, "Admin login", NULL);
@@ -476,13 +480,14 @@ static void login_page(struct portal_req *c, int status, const char *error)
         portal_html_escape(&b, str_c(error));
         buf_adds(&b, "</p>");
     }
-    buf_printf(&b, "<form class=\"stack\" method=\"post\" action=\"/admin/login\">"
-                   "<input type=\"hidden\" name=\"login\" value=\"%s\">"
-                   "<label>Admin key<input type=\"password\" name=\"key\" autocomplete="
-                   "\"current-password\" required autofocus placeholder=\"tga_…\"></label>"
-                   "<button class=\"btn\" type=\"submit\">Log in</button></form>"
-                   "<p class=\"sub\">The admin key was printed once by <code>tollgate init</code>."
-                   "</p></div>",
+    buf_printf(&b,
+               "<form class=\"stack\" method=\"post\" action=\"/admin/login\">"
+               "<input type=\"hidden\" name=\"login\" value=\"%s\">"
+               "<label>Admin key<input type=\"password\" name=\"key\" autocomplete="
+               "\"current-password\" required autofocus placeholder=\"tga_…\"></label>"
+               "<button class=\"btn\" type=\"submit\">Log in</button></form>"
+               "<p class=\"sub\">The admin key was printed once by <code>tollgate init</code>."
+               "</p></div>",
                token);
     admin_end(&b);
     page(c, status, &b, cookie);
@@ -512,7 +517,8 @@ static void do_login(struct portal_req *c, int64_t now)
         login_page(c, 403, "The login form expired. Please try again.");
         goto out;
     }
-    if (!form_get(c, "key", &key) || !key.len || !meta_admin_key_check(p->cfg.meta, buf_str(&key))) {
+    if (!form_get(c, "key", &key) || !key.len ||
+        !meta_admin_key_check(p->cfg.meta, buf_str(&key))) {
         http_req_log_note(c->req, "err=admin-auth");
         login_page(c, 403, "That is not the admin key.");
         goto out;
@@ -520,8 +526,9 @@ static void do_login(struct portal_req *c, int64_t now)
     struct portal_session s;
     session_new(p, now, &s);
     char set[200];
-    snprintf(set, sizeof set, SESSION_COOKIE "=%s; Path=/admin; HttpOnly; SameSite=Strict; "
-                              "Max-Age=%d%s",
+    snprintf(set, sizeof set,
+             SESSION_COOKIE "=%s; Path=/admin; HttpOnly; SameSite=Strict; "
+                            "Max-Age=%d%s",
              s.id, PORTAL_SESSION_TTL, p->secure_cookies ? "; Secure" : "");
     tg_log_info("admin: login");
     see_other(c, "/admin/grants", set);
@@ -590,16 +597,19 @@ static void grants_page(struct portal_req *c, const struct portal_session *s, in
             link_cell(&b, buf_cstr(&url));
             portal_fmt_when(lk.next_valid_from, w1);
             portal_fmt_when(lk.next_required_from, w2);
-            buf_printf(&b, "<br><span class=\"sub\">works from %s, required from %s: post it "
-                           "now</span></td></tr>",
+            buf_printf(&b,
+                       "<br><span class=\"sub\">works from %s, required from %s: post it "
+                       "now</span></td></tr>",
                        w1, w2);
         } else {
             portal_fmt_when(lk.current_valid_until - gr->overlap_s, w1);
-            buf_printf(&b, "<tr><th>Next link</th><td><span class=\"sub\">shown here from %s"
-                           "</span></td></tr>",
+            buf_printf(&b,
+                       "<tr><th>Next link</th><td><span class=\"sub\">shown here from %s"
+                       "</span></td></tr>",
                        w1);
         }
-        buf_adds(&b, "</tbody></table></div><p><a class=\"btn small danger\" href=\"/admin/grants/");
+        buf_adds(&b,
+                 "</tbody></table></div><p><a class=\"btn small danger\" href=\"/admin/grants/");
         portal_html_escape(&b, str_c(gr->name));
         buf_adds(&b, "/rotate\">Emergency rotation&hellip;</a></p></section>");
         crypto_wipe(&lk, sizeof lk);
@@ -627,11 +637,12 @@ static void rotate_confirm_page(struct portal_req *c, const struct portal_sessio
                  "Members need the new link from a new post.</p>"
                  "<form class=\"stack\" method=\"post\" action=\"/admin/grants/");
     portal_html_escape(&b, str_c(gr->name));
-    buf_printf(&b, "/rotate\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
-                   "<label>Type the grant's name to confirm<input name=\"confirm\" "
-                   "autocomplete=\"off\" required></label>"
-                   "<button class=\"btn danger\" type=\"submit\">Rotate now</button>"
-                   "<a href=\"/admin/grants\">Cancel</a></form></div>",
+    buf_printf(&b,
+               "/rotate\"><input type=\"hidden\" name=\"csrf\" value=\"%s\">"
+               "<label>Type the grant's name to confirm<input name=\"confirm\" "
+               "autocomplete=\"off\" required></label>"
+               "<button class=\"btn danger\" type=\"submit\">Rotate now</button>"
+               "<a href=\"/admin/grants\">Cancel</a></form></div>",
                s->csrf);
     admin_end(&b);
     page(c, error ? 400 : 200, &b, NULL);
@@ -665,15 +676,17 @@ static int token_row(void *ctx, const struct gate_named *n)
     portal_html_escape(b, str_c(n->label));
     buf_adds(b, "</td><td><code>");
     portal_html_escape(b, str_c(n->grant));
-    buf_printf(b, "</code></td><td class=\"num\">%s / %s</td><td class=\"num\">%s / %s</td>"
-                  "<td><span class=\"pill %s\">%s</span></td><td>%s</td><td>%s</td><td>%s</td>"
-                  "<td class=\"act\">",
+    buf_printf(b,
+               "</code></td><td class=\"num\">%s / %s</td><td class=\"num\">%s / %s</td>"
+               "<td><span class=\"pill %s\">%s</span></td><td>%s</td><td>%s</td><td>%s</td>"
+               "<td class=\"act\">",
                u, mu, d, md, status, status, named_when(n->created, w1),
                named_when(n->expires_at, w2), named_when(n->last_used, w3));
     if (!n->revoked_at)
-        buf_printf(b, "<form class=\"inline\" method=\"post\" action=\"/admin/tokens/%" PRId64
-                      "/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"%s\"><button "
-                      "class=\"btn small danger\" type=\"submit\">Revoke</button></form>",
+        buf_printf(b,
+                   "<form class=\"inline\" method=\"post\" action=\"/admin/tokens/%" PRId64
+                   "/revoke\"><input type=\"hidden\" name=\"csrf\" value=\"%s\"><button "
+                   "class=\"btn small danger\" type=\"submit\">Revoke</button></form>",
                    n->id, tp->s->csrf);
     buf_adds(b, "</td></tr>\n");
     tp->n++;
@@ -700,8 +713,9 @@ static void tokens_page(struct portal_req *c, const struct portal_session *s, in
         buf_adds(&b, "</p></section>");
     }
     buf_adds(&b, "<section><h2>Create</h2><form method=\"post\" action=\"/admin/tokens\">");
-    buf_printf(&b, "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><div class=\"grid\">"
-                   "<label>Grant<select name=\"grant\">",
+    buf_printf(&b,
+               "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><div class=\"grid\">"
+               "<label>Grant<select name=\"grant\">",
                s->csrf);
     for (size_t i = 0; i < gate_grant_count(p->cfg.gate); i++) {
         const struct gate_grant *gr = gate_grant_at(p->cfg.gate, i);
@@ -780,8 +794,9 @@ static void pages_done(struct portal_req *c, struct str path, bool get, bool pos
         if (!post)
             goto method;
         session_drop(p, s.id);
-        see_other(c, "/admin", SESSION_COOKIE "=; Path=/admin; HttpOnly; SameSite=Strict; "
-                               "Max-Age=0");
+        see_other(c, "/admin",
+                  SESSION_COOKIE "=; Path=/admin; HttpOnly; SameSite=Strict; "
+                                 "Max-Age=0");
         return;
     }
     if (str_eq_c(path, "/admin/grants")) {
@@ -865,8 +880,10 @@ static void pages_done(struct portal_req *c, struct str path, bool get, bool pos
             return;
         }
         char flash[160];
-        snprintf(flash, sizeof flash, "%s was rotated: old links no longer work. Post the new "
-                                      "current link below.", gr->name);
+        snprintf(flash, sizeof flash,
+                 "%s was rotated: old links no longer work. Post the new "
+                 "current link below.",
+                 gr->name);
         grants_page(c, &s, now, flash);
         return;
     }
@@ -879,7 +896,7 @@ notfound : {
     page(c, 404, &b404, NULL);
     return;
 }
-method: {
+method : {
     const char *const h[] = {"Allow", get ? "POST" : "GET", NULL};
     portal_send(c, 405, "text/plain", NULL, h);
 }

@@ -41,7 +41,8 @@ const char PORTAL_CSS[] =
     "section>.sub{color:var(--muted);margin:0 0 .75rem;font-size:.95rem}\n"
     ".empty{color:var(--muted);padding:.25rem 0 1rem;margin:0}\n"
     "table{width:100%;border-collapse:collapse;font-size:.95rem}\n"
-    "th{text-align:left;font-weight:600;color:var(--muted);font-size:.8rem;text-transform:uppercase;"
+    "th{text-align:left;font-weight:600;color:var(--muted);font-size:.8rem;text-transform:"
+    "uppercase;"
     "letter-spacing:.04em;padding:.5rem .6rem;border-bottom:1px solid var(--line)}\n"
     "td{padding:.7rem .6rem;border-bottom:1px solid var(--line);vertical-align:middle}\n"
     "tr:last-child td,tr:last-child th{border-bottom:0}\n"
@@ -49,10 +50,12 @@ const char PORTAL_CSS[] =
     "td.num,th.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}\n"
     ".fname{display:block;color:var(--muted);font-size:.85rem;word-break:break-all}\n"
     ".date{font-weight:600;white-space:nowrap}\n"
-    "code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans Mono',monospace}\n"
+    "code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,'DejaVu Sans "
+    "Mono',monospace}\n"
     "code.sha{font-size:.78rem;color:#374151;word-break:break-all;display:block;max-width:34ch;"
     "line-height:1.35}\n"
-    ".btn{display:inline-block;background:var(--accent);color:var(--accent-ink);text-decoration:none;"
+    ".btn{display:inline-block;background:var(--accent);color:var(--accent-ink);text-decoration:"
+    "none;"
     "border:0;border-radius:8px;padding:.5rem .95rem;font:inherit;font-weight:600;cursor:pointer;"
     "white-space:nowrap}\n"
     ".btn:hover,.btn:focus{background:var(--accent-hover)}\n"
@@ -126,8 +129,9 @@ void portal_html_begin(struct buf *b, const char *title, bool admin)
                 "<meta name=\"robots\" content=\"noindex, nofollow\">"
                 "<meta name=\"referrer\" content=\"no-referrer\"><title>");
     portal_html_escape(b, str_c(title));
-    buf_printf(b, "</title><link rel=\"icon\" href=\"data:,\">"
-                  "<link rel=\"stylesheet\" href=\"%s\"></head>\n<body>",
+    buf_printf(b,
+               "</title><link rel=\"icon\" href=\"data:,\">"
+               "<link rel=\"stylesheet\" href=\"%s\"></head>\n<body>",
                portal_css_href());
     if (!admin)
         buf_adds(b, "<header class=\"top\"><div class=\"wrap\"><span class=\"brand\">"

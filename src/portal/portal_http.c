@@ -66,12 +66,23 @@ int portal_html_escape(struct buf *b, struct str s)
     for (size_t i = 0; i < s.len && rc == 0; i++) {
         const char *rep = NULL;
         switch (s.ptr[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: continue;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            continue;
         }
         rc = buf_add(b, s.ptr + run, i - run);
         if (rc == 0)
@@ -102,8 +113,8 @@ int portal_send(struct portal_req *c, int status, const char *ctype, struct buf 
 {
     size_t len = body ? body->len : 0;
     char *mem = body ? buf_take(body) : NULL;
-    struct http_resp *r = mem ? http_resp_mem(status, mem, len, false)
-                              : http_resp_mem(status, "", 0, true);
+    struct http_resp *r =
+        mem ? http_resp_mem(status, mem, len, false) : http_resp_mem(status, "", 0, true);
     if (!r)
         return http_respond_text(c->req, 500, "text/plain", "out of memory\n");
     if (ctype)
@@ -222,8 +233,7 @@ static void on_done(struct http_req *req, void *app)
             portal_html_end(&b);
             portal_send(c, 400, "text/html; charset=utf-8", &b, NULL);
         } else {
-            portal_send_json_error(c, 400, "bad_query",
-                                   "Repeated or oversized query parameters.");
+            portal_send_json_error(c, 400, "bad_query", "Repeated or oversized query parameters.");
         }
         return;
     }

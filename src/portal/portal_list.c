@@ -404,8 +404,8 @@ int portal_list(struct portal *p, const struct gate_grant *gr, struct portal_lis
     if (rc == 0)
         rc = take(p, gr, &s[KIND_MTD], 1, 1, &l.mtd, &n_mtd);
     if (rc == 0)
-        rc = take(p, gr, &s[KIND_MONTHLY], p->cfg.keep_monthly, 4 * p->cfg.keep_monthly,
-                  &l.monthly, &l.n_monthly);
+        rc = take(p, gr, &s[KIND_MONTHLY], p->cfg.keep_monthly, 4 * p->cfg.keep_monthly, &l.monthly,
+                  &l.n_monthly);
     for (size_t k = 0; k < 3; k++)
         scan_release(&s[k]);
     if (rc < 0) {

@@ -31,10 +31,10 @@ enum member_kind { M_PAGE, M_API, M_FILE };
 struct member {
     struct portal_req *c;
     enum member_kind kind;
-    struct str grant;   /* from the path */
-    struct str suffix;  /* M_FILE: raw, still percent-encoded */
+    struct str grant;  /* from the path */
+    struct str suffix; /* M_FILE: raw, still percent-encoded */
     bool head, bot;
-    struct buf token;   /* decoded t= */
+    struct buf token;                             /* decoded t= */
     char note[GATE_NAME_MAX + GATE_TAG_LEN + 16]; /* "grant=<g> tok#<8 hex>" */
 };
 
@@ -172,8 +172,8 @@ static int link_for(struct member *m, const struct gate_principal *pr, const str
         if (rc < 0)
             return rc;
         /* Works as long as the token: a tier token until its period ends. */
-        out->expires_at = pr->kind == GATE_TOKEN_TIER ? gate_period_start(gr, pr->period + 1)
-                                                      : pr->expires_at;
+        out->expires_at =
+            pr->kind == GATE_TOKEN_TIER ? gate_period_start(gr, pr->period + 1) : pr->expires_at;
         return 0;
     }
     int64_t ttl = gr->link_ttl_s;
@@ -323,10 +323,11 @@ static void file_rows(struct buf *b, const struct portal_file *f, const struct l
         portal_html_escape(b, str_c(f[i].period));
         buf_adds(b, "</span><span class=\"fname\">");
         portal_html_escape(b, str_c(f[i].filename));
-        buf_printf(b, "</span></td><td class=\"num\" data-label=\"Size\" title=\"%" PRIu64
-                      " bytes\">%s</td><td class=\"num\" data-label=\"Rows\">%s</td>"
-                      "<td data-label=\"SHA-256\"><code class=\"sha\">%s</code></td>"
-                      "<td class=\"act\"><a class=\"btn\" rel=\"noreferrer\" href=\"",
+        buf_printf(b,
+                   "</span></td><td class=\"num\" data-label=\"Size\" title=\"%" PRIu64
+                   " bytes\">%s</td><td class=\"num\" data-label=\"Rows\">%s</td>"
+                   "<td data-label=\"SHA-256\"><code class=\"sha\">%s</code></td>"
+                   "<td class=\"act\"><a class=\"btn\" rel=\"noreferrer\" href=\"",
                    f[i].size, size, rows, f[i].sha256);
         portal_html_escape(b, buf_str(&k[i].url));
         buf_adds(b, "\" download=\"");
@@ -335,12 +336,13 @@ static void file_rows(struct buf *b, const struct portal_file *f, const struct l
     }
 }
 
-static void file_table(struct buf *b, const struct portal_file *f, const struct linked *k,
-                       size_t n, bool daily)
+static void file_table(struct buf *b, const struct portal_file *f, const struct linked *k, size_t n,
+                       bool daily)
 {
-    buf_printf(b, "<div class=\"wide\"><table class=\"files\"><thead><tr><th>%s</th>"
-                  "<th class=\"num\">Size</th><th class=\"num\">Rows</th><th>SHA-256</th>"
-                  "<th><span hidden>Download</span></th></tr></thead><tbody>\n",
+    buf_printf(b,
+               "<div class=\"wide\"><table class=\"files\"><thead><tr><th>%s</th>"
+               "<th class=\"num\">Size</th><th class=\"num\">Rows</th><th>SHA-256</th>"
+               "<th><span hidden>Download</span></th></tr></thead><tbody>\n",
                daily ? "Date" : "Month");
     file_rows(b, f, k, n);
     buf_adds(b, "</tbody></table></div>\n");
@@ -367,20 +369,23 @@ static void answer_html(struct member *m, const struct gate_principal *pr,
     if (mi->expires_min) {
         portal_fmt_when(mi->expires_min, when);
         if (gr->link_mode == GATE_LINK_REDIRECT)
-            buf_printf(&b, "<p class=\"note\">The download links on this page work until "
-                           "<strong>%s</strong>. After that, open the latest link from the "
-                           "members' post.</p>\n",
+            buf_printf(&b,
+                       "<p class=\"note\">The download links on this page work until "
+                       "<strong>%s</strong>. After that, open the latest link from the "
+                       "members' post.</p>\n",
                        when);
         else
-            buf_printf(&b, "<p class=\"note\">The download links on this page expire on "
-                           "<strong>%s</strong>. Reload this page for fresh links.</p>\n",
+            buf_printf(&b,
+                       "<p class=\"note\">The download links on this page expire on "
+                       "<strong>%s</strong>. Reload this page for fresh links.</p>\n",
                        when);
     }
 
     char n[16];
     snprintf(n, sizeof n, "%u", m->c->p->cfg.keep_daily);
-    buf_printf(&b, "<section id=\"daily\"><h2>Daily files</h2><p class=\"sub\">One file per UTC "
-                   "day, newest first (the last %s days).</p>\n",
+    buf_printf(&b,
+               "<section id=\"daily\"><h2>Daily files</h2><p class=\"sub\">One file per UTC "
+               "day, newest first (the last %s days).</p>\n",
                n);
     if (l->n_daily)
         file_table(&b, l->daily, mi->daily, l->n_daily, true);
@@ -400,9 +405,10 @@ static void answer_html(struct member *m, const struct gate_principal *pr,
         buf_adds(&b, "</section>\n");
     }
     portal_fmt_when(now, when);
-    buf_printf(&b, "</main><footer>These links are for you: please don't share them. Check a "
-                   "download with <code>sha256sum</code>; it should print the SHA-256 shown "
-                   "above. Page generated %s.</footer>\n",
+    buf_printf(&b,
+               "</main><footer>These links are for you: please don't share them. Check a "
+               "download with <code>sha256sum</code>; it should print the SHA-256 shown "
+               "above. Page generated %s.</footer>\n",
                when);
     portal_html_end(&b);
     portal_send(m->c, 200, "text/html; charset=utf-8", &b, NULL);

@@ -41,7 +41,7 @@ struct s3_sig_req {
 typedef int (*s3_secret_fn)(void *ctx, struct str akid, char *secret, size_t cap);
 
 enum s3_auth_kind {
-    S3_AUTH_ANON,     /* no credentials at all */
+    S3_AUTH_ANON, /* no credentials at all */
     S3_AUTH_V4_HEADER,
     S3_AUTH_V4_QUERY,
     S3_AUTH_V2_HEADER,
@@ -54,22 +54,27 @@ enum s3_payload {
     S3_PAYLOAD_STREAMING_TRAILER, /* STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER */
     S3_PAYLOAD_UNSIGNED_TRAILER,  /* STREAMING-UNSIGNED-PAYLOAD-TRAILER */
 };
-enum s3_cksum_alg { S3_CKSUM_NONE, S3_CKSUM_CRC32, S3_CKSUM_CRC32C, S3_CKSUM_SHA1,
-                    S3_CKSUM_SHA256 };
+enum s3_cksum_alg {
+    S3_CKSUM_NONE,
+    S3_CKSUM_CRC32,
+    S3_CKSUM_CRC32C,
+    S3_CKSUM_SHA1,
+    S3_CKSUM_SHA256
+};
 
 /* A verified request's authentication. */
 struct s3_auth {
     enum s3_auth_kind kind;
     enum s3_payload payload;
     char akid[S3_AKID_MAX];
-    uint8_t payload_sha256[32];   /* when payload == S3_PAYLOAD_SHA256 */
+    uint8_t payload_sha256[32]; /* when payload == S3_PAYLOAD_SHA256 */
     /* For streaming: the seed signature and the material to verify chunks. */
     uint8_t seed_sig[32];
     uint8_t signing_key[32];
-    char amz_date[20];            /* 20130524T000000Z */
-    char scope[128];              /* 20130524/us-east-1/s3/aws4_request */
-    int64_t expires_at;           /* presigned: when the URL stops working; else 0 */
-    enum s3_cksum_alg trailer;    /* aws-chunked: checksum named by x-amz-trailer */
+    char amz_date[20];         /* 20130524T000000Z */
+    char scope[128];           /* 20130524/us-east-1/s3/aws4_request */
+    int64_t expires_at;        /* presigned: when the URL stops working; else 0 */
+    enum s3_cksum_alg trailer; /* aws-chunked: checksum named by x-amz-trailer */
 };
 
 /* Verify the request's signature, if it carries one (S3_AUTH_ANON otherwise, which
@@ -78,21 +83,21 @@ struct s3_auth {
  * Errors: -ERR_SIGNATURE, -ERR_INVALID_ACCESS_KEY, -ERR_TIME_SKEWED, -ERR_EXPIRED,
  * -ERR_AUTH_QUERY (bad presign parameters, X-Amz-Expires > 7 days), -ERR_AUTH_HEADER,
  * -ERR_MISSING_DATE. The derived signing key is cached per (key, date, region, service). */
-int s3_auth_verify(const struct s3_sig_req *r, int64_t now, const char *region,
-                   s3_secret_fn secret, void *secret_ctx, struct s3_auth *out);
+int s3_auth_verify(const struct s3_sig_req *r, int64_t now, const char *region, s3_secret_fn secret,
+                   void *secret_ctx, struct s3_auth *out);
 
 /* Presign: build a SigV4 query-auth URL (path-style). `extra_query` is additional
  * query parameters that are signed too (e.g. response-content-disposition), given
  * as name/value pairs, unencoded; `n_extra` pairs. Result: full URL in out. */
 struct s3_presign {
-    const char *method;     /* "GET" */
-    const char *scheme;     /* "http" or "https" */
-    const char *host;       /* host[:port] as the client will send it */
-    const char *bucket;     /* unencoded */
-    const char *key;        /* unencoded */
+    const char *method; /* "GET" */
+    const char *scheme; /* "http" or "https" */
+    const char *host;   /* host[:port] as the client will send it */
+    const char *bucket; /* unencoded */
+    const char *key;    /* unencoded */
     const char *akid, *secret, *region;
-    int64_t now;            /* signing time */
-    int64_t expires;        /* seconds, 1..S3_SIG_MAX_EXPIRES */
+    int64_t now;                    /* signing time */
+    int64_t expires;                /* seconds, 1..S3_SIG_MAX_EXPIRES */
     const char *const *extra_query; /* name, value, name, value, ... */
     size_t n_extra;
 };
@@ -102,9 +107,9 @@ int s3_presign_url(const struct s3_presign *p, struct buf *out);
  * header for the canonical request described by r (its `header` callback must return
  * every header named in signed_headers, lowercase, ';'-separated, sorted), with the
  * given payload hash (hex or UNSIGNED-PAYLOAD). */
-int s3_sign_header(const struct s3_sig_req *r, const char *signed_headers,
-                   const char *payload_hash, const char *akid, const char *secret,
-                   const char *region, int64_t now, struct buf *authorization);
+int s3_sign_header(const struct s3_sig_req *r, const char *signed_headers, const char *payload_hash,
+                   const char *akid, const char *secret, const char *region, int64_t now,
+                   struct buf *authorization);
 
 /* Canonical request / string to sign, exposed for the unit tests of the vectors. */
 int s3_sig_canonical_request(const struct s3_sig_req *r, const char *signed_headers,
@@ -168,9 +173,9 @@ int s3_xml_parse(struct str body, int (*fn)(void *ctx, const char *path, const c
 struct store;
 struct s3_api_config {
     struct store *store;
-    s3_secret_fn secret;  /* access keys */
+    s3_secret_fn secret; /* access keys */
     void *secret_ctx;
-    const char *region;   /* "us-east-1" */
+    const char *region;    /* "us-east-1" */
     uint64_t max_put_size; /* single PUT and part ceiling, default 5 GiB */
     /* Names the S3 API must refuse as buckets because other routes own them. */
     const char *const *reserved; /* NULL-terminated */
@@ -187,7 +192,7 @@ void s3_api_free(struct s3_api *api);
 /* The http handler that serves path-style S3 requests. */
 void s3_api_handler(struct s3_api *api, struct http_handler *out);
 
-#define S3_XML_BODY_MAX (4u << 20)  /* DeleteObjects of 1000 long keys fits */
-#define S3_USER_META_MAX 2048       /* x-amz-meta-* names + values, as S3 */
+#define S3_XML_BODY_MAX (4u << 20) /* DeleteObjects of 1000 long keys fits */
+#define S3_USER_META_MAX 2048      /* x-amz-meta-* names + values, as S3 */
 
 #endif

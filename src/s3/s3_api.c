@@ -6,8 +6,8 @@
  * except an early refusal of a request whose client waits for it (Expect:
  * 100-continue) or whose body is large or of unknown length (the connection then
  * closes without the body being read: what a client sending 5 GiB wants to hear
- * before it sends); a small body is read and dropped before the refusal. Nothing is committed before every check of the body passed.
- * No signature, secret or query string is ever logged. */
+ * before it sends); a small body is read and dropped before the refusal. Nothing is committed
+ * before every check of the body passed. No signature, secret or query string is ever logged. */
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>

@@ -29,7 +29,8 @@ void s3_op_create_upload(struct s3_ctx *c)
     if (rc == 0)
         rc = s3_meta_from_req(c, NULL, &meta);
     if (rc == 0) {
-        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct) : strdup(S3_DEFAULT_CONTENT_TYPE);
+        ctype = http_req_header(c->req, "content-type", &ct) ? str_dup(ct)
+                                                             : strdup(S3_DEFAULT_CONTENT_TYPE);
         struct store_attrs attrs = {ctype, meta};
         rc = store_mpu_create(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key), &attrs, id);
     }

@@ -961,8 +961,7 @@ static bool v2_variant_applies(const struct s3_sig_req *r, enum v2_variant var)
     if (var == V2_EXACT)
         return true;
     /* a bucket-level path: "/bkt", one segment */
-    if (r->path.len < 2 || r->path.ptr[0] != '/' ||
-        memchr(r->path.ptr + 1, '/', r->path.len - 1))
+    if (r->path.len < 2 || r->path.ptr[0] != '/' || memchr(r->path.ptr + 1, '/', r->path.len - 1))
         return false;
     if (var == V2_LIST_TYPE)
         return query_get(r->query, "list-type", &v) && str_eq_c(v, "2");

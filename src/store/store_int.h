@@ -97,8 +97,8 @@ struct store {
     pthread_mutex_t lock; /* guards idle, nidle */
     struct store_conn *idle;
     unsigned nidle;
-    uint64_t *gen;              /* DIR/store.gen, shared by every process (store_cache.c) */
-    struct store_cache *cache;  /* object rows by (bucket, key), tagged with gen */
+    uint64_t *gen;             /* DIR/store.gen, shared by every process (store_cache.c) */
+    struct store_cache *cache; /* object rows by (bucket, key), tagged with gen */
 };
 
 /* A body being written: tmp/<32 hex>, locked with flock(LOCK_EX) so store_open in

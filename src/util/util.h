@@ -101,7 +101,7 @@ static inline const char *buf_cstr(const struct buf *b)
     X(ERR_CONFIG, 500, "InternalError", "Invalid configuration.")                                  \
     X(ERR_ACCESS_DENIED, 403, "AccessDenied", "Access Denied")                                     \
     X(ERR_EXPIRED, 403, "AccessDenied", "Request has expired")                                     \
-    X(ERR_NOT_YET_VALID, 403, "AccessDenied", "Request is not valid yet")                                     \
+    X(ERR_NOT_YET_VALID, 403, "AccessDenied", "Request is not valid yet")                          \
     X(ERR_SIGNATURE, 403, "SignatureDoesNotMatch",                                                 \
       "The request signature we calculated does not match the signature you provided. Check "      \
       "your key and signing method.")                                                              \

@@ -46,11 +46,13 @@ static void test_json_str_table(void **state)
         {"q\"b\\s", 5, "\"q\\\"b\\\\s\""},
         {"a\nb\tc\r", 6, "\"a\\nb\\tc\\r\""},
         {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
-        {"é€😀", 9, "\"é€😀\""},                 /* valid UTF-8 kept */
-        {"a\xff" "b", 3, "\"a\\ufffdb\""},        /* not UTF-8 */
-        {"\xc3", 1, "\"\\ufffd\""},               /* truncated sequence */
+        {"é€😀", 9, "\"é€😀\""}, /* valid UTF-8 kept */
+        {"a\xff"
+         "b",
+         3, "\"a\\ufffdb\""},                             /* not UTF-8 */
+        {"\xc3", 1, "\"\\ufffd\""},                       /* truncated sequence */
         {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""}, /* a surrogate */
-        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},    /* overlong '/' */
+        {"\xc0\xaf", 2, "\"\\ufffd\\ufffd\""},            /* overlong '/' */
         {"a\0b", 3, "\"a\\u0000b\""},
     };
     (void)state;
@@ -86,11 +88,11 @@ static void test_query_check_table(void **state)
         {"", 0},
         {"t=abc", 0},
         {"t=abc&x=1", 0},
-        {"t=abc&t=abc", -ERR_INVALID},  /* repeated */
+        {"t=abc&t=abc", -ERR_INVALID}, /* repeated */
         {"t=a&x=1&t=b", -ERR_INVALID},
-        {"t&t", -ERR_INVALID},          /* repeated without '=' */
-        {"t=a&&x=1", 0},                /* empty items are ignored */
-        {big, -ERR_INVALID},            /* over 256 bytes */
+        {"t&t", -ERR_INVALID}, /* repeated without '=' */
+        {"t=a&&x=1", 0},       /* empty items are ignored */
+        {big, -ERR_INVALID},   /* over 256 bytes */
         {edge, 0},
         {"a=1&b=1&c=1&d=1&e=1&f=1&g=1&h=1&i=1&j=1&k=1&l=1&m=1&n=1&o=1&p=1&q=1", -ERR_INVALID},
     };

@@ -1170,8 +1170,7 @@ static void test_verify_cached_repeat(void **state)
     for (int i = 0; i < N; i++)
         assert_int_equal(s3_auth_verify(&r, T2013, "us-east-1", secrets, NULL, &a), 0);
     int64_t us = tg_monotonic_us() - t0;
-    print_message("cached verify: %.2f us each (sanitized build; informational)\n",
-                  (double)us / N);
+    print_message("cached verify: %.2f us each (sanitized build; informational)\n", (double)us / N);
 }
 
 int main(void)

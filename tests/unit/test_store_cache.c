@@ -41,8 +41,7 @@ static void test_other_handle_changes_seen(void **state)
     store_obj_info_release(&info);
 
     assert_int_equal(store_obj_delete(other, STR_LIT("bkt"), STR_LIT("k")), 0);
-    assert_int_equal(store_obj_head(t->st, STR_LIT("bkt"), STR_LIT("k"), &info),
-                     -ERR_NO_SUCH_KEY);
+    assert_int_equal(store_obj_head(t->st, STR_LIT("bkt"), STR_LIT("k"), &info), -ERR_NO_SUCH_KEY);
     expect_body(t->st, "k", NULL);
 
     assert_int_equal(put_str(other, "bkt", "k", "third"), 0);
