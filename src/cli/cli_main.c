@@ -35,6 +35,7 @@ static const struct {
     {"presign", cmd_presign, "print a presigned URL for an object"},
     {"links", cmd_links, "print the current (and next) member link of each grant"},
     {"token", cmd_token, "named tokens (create, list, revoke) and emergency rotation"},
+    {"publish", cmd_publish, "publish a day's file for a grant: daily, month-to-date, monthly"},
     {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
     {"help", cmd_help, "show this help"},
     {"version", cmd_version, "print the version"},
