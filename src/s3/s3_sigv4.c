@@ -1,6 +1,6 @@
 /* s3_sigv4.c -- AWS Signature V4 (header and presigned query auth, signing and
- * verifying with one canonicalizer) and SigV2 (header and query auth), with a
- * small cache of derived signing keys.
+ * verifying with one canonicalizer), a small cache of derived signing keys, and the
+ * entry point that dispatches to SigV4 or SigV2 (s3_sigv2.c).
  *
  * S3 rules, not the generic SigV4 ones: the canonical URI is the path as sent, with
  * no dot-segment or slash normalization and no double encoding, but percent-decoded
@@ -19,38 +19,16 @@
 
 #include "crypto/crypto.h"
 #include "s3/s3.h"
-
-#define V4_ALGORITHM "AWS4-HMAC-SHA256"
-#define V4_TERMINATOR "aws4_request"
-#define V4_SERVICE "s3"
-#define UNSIGNED_PAYLOAD "UNSIGNED-PAYLOAD"
-#define EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-
-#define SIG_STACK_BUF 4096          /* canonical requests up to this size never malloc */
-#define SIG_CANON_MAX (1024 * 1024) /* hard ceiling for any canonical string */
-#define SIG_QUERY_PARAMS_MAX 128    /* query parameters in one request */
-#define SIG_SIGNED_HEADERS_MAX 64   /* names in SignedHeaders */
-#define SIG_HEADER_NAME_MAX 128     /* one header name */
-#define SIG_AMZ_HEADERS_MAX 64      /* x-amz-* headers SigV2 signs */
-#define SIG_PARAM_MAX 1024          /* one decoded auth query parameter */
-#define SIG_REGION_MAX 64
-#define SIG_KEY_CACHE_SLOTS 32
+#include "s3/s3_sig_int.h"
 
 /* ---- a stack-first string builder with a sticky error ------------------------- */
 
-struct sb {
-    char *p;
-    size_t len, cap;
-    char *heap; /* set once grown past the caller's stack array */
-    int err;
-};
-
-static void sb_init(struct sb *s, char *stack, size_t cap)
+void s3_sb_init(struct sb *s, char *stack, size_t cap)
 {
     *s = (struct sb){.p = stack, .cap = cap};
 }
 
-static void sb_release(struct sb *s)
+void s3_sb_release(struct sb *s)
 {
     free(s->heap);
     s->heap = NULL;
@@ -81,7 +59,7 @@ static bool sb_room(struct sb *s, size_t n)
     return true;
 }
 
-static void sb_add(struct sb *s, const void *p, size_t n)
+void s3_sb_add(struct sb *s, const void *p, size_t n)
 {
     if (n && sb_room(s, n)) {
         memcpy(s->p + s->len, p, n);
@@ -89,15 +67,15 @@ static void sb_add(struct sb *s, const void *p, size_t n)
     }
 }
 
-static void sb_addc(struct sb *s, char c)
+void s3_sb_addc(struct sb *s, char c)
 {
     if (sb_room(s, 1))
         s->p[s->len++] = c;
 }
 
-static void sb_addstr(struct sb *s, struct str v)
+void s3_sb_addstr(struct sb *s, struct str v)
 {
-    sb_add(s, v.ptr, v.len);
+    s3_sb_add(s, v.ptr, v.len);
 }
 
 /* ---- canonical forms ------------------------------------------------------------ */
@@ -160,7 +138,7 @@ static void sb_canon(struct sb *s, struct str raw, bool is_path)
 }
 
 /* Percent-decode into out, NUL-terminated. */
-static int uri_decode_to(struct str raw, bool plus_space, char *out, size_t cap, struct str *val)
+int s3_sig_uri_decode(struct str raw, bool plus_space, char *out, size_t cap, struct str *val)
 {
     size_t i = 0, o = 0;
     while (i < raw.len) {
@@ -176,12 +154,12 @@ static int uri_decode_to(struct str raw, bool plus_space, char *out, size_t cap,
 }
 
 /* A decoded query parameter ('+' is a space), -ERR_NOT_FOUND if absent. */
-static int query_param(struct str query, const char *name, char *out, size_t cap, struct str *val)
+int s3_sig_query_param(struct str query, const char *name, char *out, size_t cap, struct str *val)
 {
     struct str raw;
     if (!query_get(query, name, &raw))
         return -ERR_NOT_FOUND;
-    return uri_decode_to(raw, true, out, cap, val);
+    return s3_sig_uri_decode(raw, true, out, cap, val);
 }
 
 struct qparam {
@@ -209,7 +187,7 @@ static void canon_query(struct sb *out, struct str query, bool presigned)
     struct sb enc;
     struct str rest = query, item, name, value;
 
-    sb_init(&enc, stack, sizeof stack);
+    s3_sb_init(&enc, stack, sizeof stack);
     while (rest.len) {
         str_split(rest, '&', &item, &rest);
         if (!item.len)
@@ -244,13 +222,13 @@ static void canon_query(struct sb *out, struct str query, bool presigned)
     }
     for (size_t i = 0; i < np; i++) {
         if (i)
-            sb_addc(out, '&');
-        sb_add(out, enc.p + ps[i].n_off, ps[i].n_len);
-        sb_addc(out, '=');
-        sb_add(out, enc.p + ps[i].v_off, ps[i].v_len);
+            s3_sb_addc(out, '&');
+        s3_sb_add(out, enc.p + ps[i].n_off, ps[i].n_len);
+        s3_sb_addc(out, '=');
+        s3_sb_add(out, enc.p + ps[i].v_off, ps[i].v_len);
     }
 out:
-    sb_release(&enc);
+    s3_sb_release(&enc);
 }
 
 static bool is_space(char c)
@@ -282,7 +260,7 @@ static void sb_header_value(struct sb *s, struct str v)
 }
 
 /* Lowercase copy of a header name; -1 if empty or too long. */
-static int lower_name(struct str n, char out[SIG_HEADER_NAME_MAX])
+int s3_sig_lower_name(struct str n, char out[SIG_HEADER_NAME_MAX])
 {
     if (!n.len || n.len >= SIG_HEADER_NAME_MAX)
         return -1;
@@ -294,7 +272,7 @@ static int lower_name(struct str n, char out[SIG_HEADER_NAME_MAX])
     return 0;
 }
 
-static bool req_header(const struct s3_sig_req *r, const char *lname, struct str *v)
+bool s3_sig_req_header(const struct s3_sig_req *r, const char *lname, struct str *v)
 {
     return r->header && r->header(r->ctx, lname, v);
 }
@@ -307,17 +285,17 @@ static int canon_headers(struct sb *out, const struct s3_sig_req *r, struct str 
     bool host = false;
     while (rest.len) {
         str_split(rest, ';', &name, &rest);
-        if (lower_name(name, lname) < 0 || ++n > SIG_SIGNED_HEADERS_MAX)
+        if (s3_sig_lower_name(name, lname) < 0 || ++n > SIG_SIGNED_HEADERS_MAX)
             return -ERR_AUTH_HEADER;
-        if (!req_header(r, lname, &v)) {
+        if (!s3_sig_req_header(r, lname, &v)) {
             /* HTTP stacks swallow Expect; clients sign what they sent. */
             v = strcmp(lname, "expect") == 0 ? STR_LIT("100-continue") : STR_LIT("");
         }
         host |= strcmp(lname, "host") == 0;
-        sb_add(out, lname, name.len);
-        sb_addc(out, ':');
+        s3_sb_add(out, lname, name.len);
+        s3_sb_addc(out, ':');
         sb_header_value(out, v);
-        sb_addc(out, '\n');
+        s3_sb_addc(out, '\n');
     }
     return host ? 0 : -ERR_AUTH_HEADER;
 }
@@ -326,21 +304,21 @@ static int canon_request(struct sb *out, const struct s3_sig_req *r, struct str 
                          struct str payload_hash, bool presigned)
 {
     int rc;
-    sb_addstr(out, r->method);
-    sb_addc(out, '\n');
+    s3_sb_addstr(out, r->method);
+    s3_sb_addc(out, '\n');
     if (r->path.len)
         sb_canon(out, r->path, true);
     else
-        sb_addc(out, '/');
-    sb_addc(out, '\n');
+        s3_sb_addc(out, '/');
+    s3_sb_addc(out, '\n');
     canon_query(out, r->query, presigned);
-    sb_addc(out, '\n');
+    s3_sb_addc(out, '\n');
     if ((rc = canon_headers(out, r, signed_headers)) < 0)
         return rc;
-    sb_addc(out, '\n');
-    sb_addstr(out, signed_headers);
-    sb_addc(out, '\n');
-    sb_addstr(out, payload_hash);
+    s3_sb_addc(out, '\n');
+    s3_sb_addstr(out, signed_headers);
+    s3_sb_addc(out, '\n');
+    s3_sb_addstr(out, payload_hash);
     return out->err;
 }
 
@@ -350,12 +328,12 @@ int s3_sig_canonical_request(const struct s3_sig_req *r, const char *signed_head
     char stack[SIG_STACK_BUF];
     struct sb s;
     int rc;
-    sb_init(&s, stack, sizeof stack);
+    s3_sb_init(&s, stack, sizeof stack);
     if ((rc = canon_request(&s, r, str_c(signed_headers), str_c(payload_hash), presigned)) < 0)
         goto out;
     rc = buf_add(out, s.p, s.len);
 out:
-    sb_release(&s);
+    s3_sb_release(&s);
     return rc;
 }
 
@@ -582,7 +560,7 @@ static int v4_check(const struct s3_sig_req *r, const struct v4_in *in, s3_secre
     struct sb canon;
     int rc;
 
-    sb_init(&canon, stack, sizeof stack);
+    s3_sb_init(&canon, stack, sizeof stack);
     if (str_copy(in->cred.akid, akid, sizeof akid) < 0 ||
         str_copy(in->cred.date8, date8, sizeof date8) < 0 ||
         str_copy(in->cred.region, region, sizeof region) < 0 ||
@@ -609,7 +587,7 @@ static int v4_check(const struct s3_sig_req *r, const struct v4_in *in, s3_secre
     rc = 0;
 out:
     crypto_wipe(key, sizeof key);
-    sb_release(&canon);
+    s3_sb_release(&canon);
     return rc;
 }
 
@@ -665,7 +643,7 @@ static void check_signed(void *arg, struct str name, struct str value)
     (void)value;
     if (name.len < 6 || !str_case_eq_c(str_n(name.ptr, 6), "x-amz-"))
         return;
-    if (lower_name(name, lname) < 0) {
+    if (s3_sig_lower_name(name, lname) < 0) {
         u->bad = true;
         return;
     }
@@ -693,11 +671,11 @@ static int v4_header_verify(const struct s3_sig_req *r, struct str authz, int64_
         sig.len != 64 || hex_decode(sig, in.sig, 32) != 32)
         return -ERR_AUTH_HEADER;
 
-    if (req_header(r, "x-amz-date", &v)) {
+    if (s3_sig_req_header(r, "x-amz-date", &v)) {
         if (time_parse_amz(v, &t) < 0)
             return -ERR_MISSING_DATE;
         str_copy(v, in.amz_date, sizeof in.amz_date);
-    } else if (req_header(r, "date", &v) && time_parse_http(str_trim(v), &t) == 0) {
+    } else if (s3_sig_req_header(r, "date", &v) && time_parse_http(str_trim(v), &t) == 0) {
         char buf[TG_TIME_BUF];
         time_fmt_amz(t, buf);
         memcpy(in.amz_date, buf, sizeof in.amz_date - 1);
@@ -711,7 +689,7 @@ static int v4_header_verify(const struct s3_sig_req *r, struct str authz, int64_
         return -ERR_TIME_SKEWED;
 
     /* S3 requires the header; MinIO treats its absence as an empty body. */
-    in.payload_hash = req_header(r, "x-amz-content-sha256", &v) ? v : STR_LIT(EMPTY_SHA256);
+    in.payload_hash = s3_sig_req_header(r, "x-amz-content-sha256", &v) ? v : STR_LIT(EMPTY_SHA256);
     if ((rc = payload_parse(in.payload_hash, &a)) < 0)
         return rc;
     if (r->each_header) {
@@ -723,7 +701,7 @@ static int v4_header_verify(const struct s3_sig_req *r, struct str authz, int64_
     if ((rc = v4_check(r, &in, secret_fn, secret_ctx, &a)) < 0)
         goto out;
     if ((a.payload == S3_PAYLOAD_STREAMING_TRAILER || a.payload == S3_PAYLOAD_UNSIGNED_TRAILER) &&
-        req_header(r, "x-amz-trailer", &v))
+        s3_sig_req_header(r, "x-amz-trailer", &v))
         a.trailer = s3_cksum_alg_parse(str_trim(v));
     *out = a;
 out:
@@ -742,12 +720,13 @@ static int v4_query_verify(const struct s3_sig_req *r, int64_t now, const char *
     int64_t t, expires;
     int rc;
 
-    if (query_param(r->query, "X-Amz-Algorithm", b_alg, sizeof b_alg, &alg) < 0 ||
-        query_param(r->query, "X-Amz-Credential", b_cred, sizeof b_cred, &cred) < 0 ||
-        query_param(r->query, "X-Amz-Date", b_date, sizeof b_date, &date) < 0 ||
-        query_param(r->query, "X-Amz-Expires", b_exp, sizeof b_exp, &exp) < 0 ||
-        query_param(r->query, "X-Amz-SignedHeaders", b_sh, sizeof b_sh, &in.signed_headers) < 0 ||
-        query_param(r->query, "X-Amz-Signature", b_sig, sizeof b_sig, &sig) < 0)
+    if (s3_sig_query_param(r->query, "X-Amz-Algorithm", b_alg, sizeof b_alg, &alg) < 0 ||
+        s3_sig_query_param(r->query, "X-Amz-Credential", b_cred, sizeof b_cred, &cred) < 0 ||
+        s3_sig_query_param(r->query, "X-Amz-Date", b_date, sizeof b_date, &date) < 0 ||
+        s3_sig_query_param(r->query, "X-Amz-Expires", b_exp, sizeof b_exp, &exp) < 0 ||
+        s3_sig_query_param(r->query, "X-Amz-SignedHeaders", b_sh, sizeof b_sh, &in.signed_headers) <
+            0 ||
+        s3_sig_query_param(r->query, "X-Amz-Signature", b_sig, sizeof b_sig, &sig) < 0)
         return -ERR_AUTH_QUERY;
     if (!str_eq_c(alg, V4_ALGORITHM) || parse_credential(cred, &in.cred) < 0 ||
         check_cred(&in.cred, region, -1) < 0 || time_parse_amz(date, &t) < 0 ||
@@ -762,7 +741,7 @@ static int v4_query_verify(const struct s3_sig_req *r, int64_t now, const char *
         return -ERR_EXPIRED;
 
     in.payload_hash = STR_LIT(UNSIGNED_PAYLOAD);
-    rc = query_param(r->query, "X-Amz-Content-Sha256", b_payload, sizeof b_payload, &v);
+    rc = s3_sig_query_param(r->query, "X-Amz-Content-Sha256", b_payload, sizeof b_payload, &v);
     if (rc == 0) {
         in.payload_hash = v;
         if ((rc = payload_parse(v, &a)) < 0)
@@ -779,383 +758,13 @@ out:
     return rc;
 }
 
-/* ---- SigV2 ------------------------------------------------------------------------ */
-
-/* Sub-resources SigV2 signs: the S3 list plus what botocore's HmacV1Auth adds. */
-static const char *const V2_SUBRESOURCES[] = {
-    "accelerate",
-    "acl",
-    "analytics",
-    "cors",
-    "defaultObjectAcl",
-    "delete",
-    "inventory",
-    "lifecycle",
-    "location",
-    "logging",
-    "metrics",
-    "notification",
-    "object-lock",
-    "partNumber",
-    "policy",
-    "replication",
-    "requestPayment",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-    "restore",
-    "select",
-    "select-type",
-    "storageClass",
-    "tagging",
-    "torrent",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
-    "website",
-};
-
-static bool v2_subresource(struct str name)
-{
-    for (size_t i = 0; i < sizeof V2_SUBRESOURCES / sizeof V2_SUBRESOURCES[0]; i++)
-        if (str_eq_c(name, V2_SUBRESOURCES[i]))
-            return true;
-    return false;
-}
-
-struct amz_hdr {
-    size_t n_off, n_len; /* lowercase name in amz_set.names */
-    struct str value;
-    bool encoded; /* hoisted from the query: percent-decode at output */
-};
-struct amz_set {
-    struct sb names;
-    struct amz_hdr h[SIG_AMZ_HEADERS_MAX];
-    size_t n;
-    int err;
-    bool encoded;
-};
-
-static void amz_collect(void *arg, struct str name, struct str value)
-{
-    struct amz_set *s = arg;
-    char lname[SIG_HEADER_NAME_MAX];
-    if (name.len < 6 || !str_case_eq_c(str_n(name.ptr, 6), "x-amz-"))
-        return;
-    if (lower_name(name, lname) < 0 || s->n == SIG_AMZ_HEADERS_MAX) {
-        s->err = -ERR_AUTH_HEADER;
-        return;
-    }
-    s->h[s->n] = (struct amz_hdr){s->names.len, name.len, value, s->encoded};
-    sb_add(&s->names, lname, name.len);
-    s->n++;
-}
-
-static int amz_cmp(const char *base, const struct amz_hdr *a, const struct amz_hdr *b)
-{
-    size_t n = a->n_len < b->n_len ? a->n_len : b->n_len;
-    int c = memcmp(base + a->n_off, base + b->n_off, n);
-    if (c || a->n_len == b->n_len)
-        return c;
-    return a->n_len < b->n_len ? -1 : 1;
-}
-
-/* Without each_header only these can be seen. */
-static const char *const V2_PROBED[] = {
-    "x-amz-acl",
-    "x-amz-content-sha256",
-    "x-amz-copy-source",
-    "x-amz-date",
-    "x-amz-metadata-directive",
-    "x-amz-security-token",
-    "x-amz-server-side-encryption",
-    "x-amz-storage-class",
-    "x-amz-tagging",
-};
-
-/* CanonicalizedAmzHeaders: sorted lowercase names, trimmed values, repeats joined
- * by ','. In query mode botocore hoists x-amz-* headers into the query string:
- * those count too when no such header was sent. */
-static int v2_amz_headers(struct sb *out, const struct s3_sig_req *r, bool query_mode)
-{
-    char names[1024];
-    struct amz_set s = {.n = 0};
-    int rc;
-    sb_init(&s.names, names, sizeof names);
-    if (r->each_header) {
-        r->each_header(r->ctx, amz_collect, &s);
-    } else {
-        for (size_t i = 0; i < sizeof V2_PROBED / sizeof V2_PROBED[0]; i++) {
-            struct str v;
-            if (req_header(r, V2_PROBED[i], &v))
-                amz_collect(&s, str_c(V2_PROBED[i]), v);
-        }
-    }
-    if (query_mode) {
-        struct str rest = r->query, item, k, v, dummy;
-        char lname[SIG_HEADER_NAME_MAX];
-        s.encoded = true;
-        while (rest.len) {
-            str_split(rest, '&', &item, &rest);
-            str_split(item, '=', &k, &v);
-            if (k.len < 6 || !str_case_eq_c(str_n(k.ptr, 6), "x-amz-") ||
-                (lower_name(k, lname) == 0 && req_header(r, lname, &dummy)))
-                continue;
-            amz_collect(&s, k, v);
-        }
-    }
-    if ((rc = s.err ? s.err : s.names.err) < 0)
-        goto out;
-    for (size_t i = 1; i < s.n; i++) {
-        struct amz_hdr t = s.h[i];
-        size_t j = i;
-        while (j > 0 && amz_cmp(s.names.p, &s.h[j - 1], &t) > 0) {
-            s.h[j] = s.h[j - 1];
-            j--;
-        }
-        s.h[j] = t;
-    }
-    for (size_t i = 0; i < s.n; i++) {
-        bool same = i > 0 && amz_cmp(s.names.p, &s.h[i - 1], &s.h[i]) == 0;
-        if (same) {
-            sb_addc(out, ',');
-        } else {
-            if (i > 0)
-                sb_addc(out, '\n');
-            sb_add(out, s.names.p + s.h[i].n_off, s.h[i].n_len);
-            sb_addc(out, ':');
-        }
-        if (s.h[i].encoded) {
-            char dec[SIG_PARAM_MAX];
-            struct str v;
-            if ((rc = uri_decode_to(s.h[i].value, true, dec, sizeof dec, &v)) < 0)
-                goto out;
-            sb_addstr(out, str_trim(v));
-        } else {
-            sb_addstr(out, str_trim(s.h[i].value));
-        }
-    }
-    if (s.n)
-        sb_addc(out, '\n');
-    rc = out->err;
-out:
-    sb_release(&s.names);
-    return rc;
-}
-
-/* CanonicalizedResource: the path as sent, then the signed sub-resources sorted by
- * name (stable), values decoded, a value-less one without '='. */
-/* botocore's HmacV1Auth signs a path-style bucket request with its operation's
- * "auth path": "/bkt/" (CreateBucket, ListObjects) or "/bkt?list-type=2"
- * (ListObjectsV2). Those variants are tried after the exact path fails. */
-enum v2_variant { V2_EXACT, V2_BUCKET_SLASH, V2_LIST_TYPE, V2_VARIANTS };
-
-static bool v2_variant_applies(const struct s3_sig_req *r, enum v2_variant var)
-{
-    struct str v;
-    if (var == V2_EXACT)
-        return true;
-    /* a bucket-level path: "/bkt", one segment */
-    if (r->path.len < 2 || r->path.ptr[0] != '/' || memchr(r->path.ptr + 1, '/', r->path.len - 1))
-        return false;
-    if (var == V2_LIST_TYPE)
-        return query_get(r->query, "list-type", &v) && str_eq_c(v, "2");
-    return true;
-}
-
-static void v2_resource(struct sb *out, const struct s3_sig_req *r, enum v2_variant var)
-{
-    struct str sub[SIG_QUERY_PARAMS_MAX];
-    size_t n = 0;
-    struct str rest = r->query, item, k, v;
-    sb_addstr(out, r->path.len ? r->path : STR_LIT("/"));
-    if (var == V2_BUCKET_SLASH)
-        sb_addc(out, '/');
-    else if (var == V2_LIST_TYPE)
-        sb_addstr(out, STR_LIT("?list-type=2"));
-    while (rest.len && n < SIG_QUERY_PARAMS_MAX) {
-        str_split(rest, '&', &item, &rest);
-        str_split(item, '=', &k, &v);
-        if (v2_subresource(k))
-            sub[n++] = item;
-    }
-    for (size_t i = 1; i < n; i++) {
-        struct str t = sub[i], tk, tv;
-        size_t j = i;
-        str_split(t, '=', &tk, &tv);
-        while (j > 0) {
-            struct str pk, pv;
-            str_split(sub[j - 1], '=', &pk, &pv);
-            size_t m = pk.len < tk.len ? pk.len : tk.len;
-            int c = memcmp(pk.ptr, tk.ptr, m);
-            if (c < 0 || (c == 0 && pk.len <= tk.len))
-                break;
-            sub[j] = sub[j - 1];
-            j--;
-        }
-        sub[j] = t;
-    }
-    for (size_t i = 0; i < n; i++) {
-        sb_addc(out, i ? '&' : '?');
-        if (!str_split(sub[i], '=', &k, &v)) {
-            sb_addstr(out, k);
-            continue;
-        }
-        char dec[SIG_PARAM_MAX];
-        struct str d;
-        sb_addstr(out, k);
-        sb_addc(out, '=');
-        /* botocore decodes with urllib's unquote, which keeps '+' */
-        if (uri_decode_to(v, false, dec, sizeof dec, &d) < 0) {
-            out->err = -ERR_TOO_LONG;
-            return;
-        }
-        sb_addstr(out, d);
-    }
-}
-
-/* The header value, else (query mode) the decoded query parameter, trimmed. */
-static void v2_std_header(struct sb *out, const struct s3_sig_req *r, const char *lname,
-                          bool query_mode)
-{
-    struct str v;
-    char dec[SIG_PARAM_MAX];
-    if (req_header(r, lname, &v))
-        sb_addstr(out, str_trim(v));
-    else if (query_mode && query_param(r->query, lname, dec, sizeof dec, &v) == 0)
-        sb_addstr(out, str_trim(v));
-    sb_addc(out, '\n');
-}
-
-static int v2_verify(const struct s3_sig_req *r, bool query_mode, struct str akid,
-                     struct str sig_b64, struct str date_line, s3_secret_fn secret_fn,
-                     void *secret_ctx, struct s3_auth *a)
-{
-    char secret[S3_SECRET_MAX + 1], stack[SIG_STACK_BUF];
-    uint8_t want[20], got[20];
-    struct sb sts;
-    int rc;
-
-    if (!akid.len || akid.len >= S3_AKID_MAX || b64_decode(sig_b64, want, sizeof want) != 20)
-        return query_mode ? -ERR_AUTH_QUERY : -ERR_AUTH_HEADER;
-    sb_init(&sts, stack, sizeof stack);
-    sb_addstr(&sts, r->method);
-    sb_addc(&sts, '\n');
-    v2_std_header(&sts, r, "content-md5", query_mode);
-    v2_std_header(&sts, r, "content-type", query_mode);
-    sb_addstr(&sts, date_line);
-    sb_addc(&sts, '\n');
-    if ((rc = v2_amz_headers(&sts, r, query_mode)) < 0)
-        goto out;
-    if ((rc = secret_fn(secret_ctx, akid, secret, sizeof secret)) < 0)
-        goto out;
-    size_t head = sts.len;
-    bool match = false;
-    for (int var = V2_EXACT; var < V2_VARIANTS && !match; var++) {
-        if (!v2_variant_applies(r, (enum v2_variant)var))
-            continue;
-        sts.len = head;
-        v2_resource(&sts, r, (enum v2_variant)var);
-        if ((rc = sts.err) < 0)
-            break;
-        crypto_hmac_sha1(secret, strlen(secret), sts.p, sts.len, got);
-        match = crypto_ct_eq(want, got, 20);
-    }
-    crypto_wipe(secret, sizeof secret);
-    if (rc < 0)
-        goto out;
-    if (!match) {
-        rc = -ERR_SIGNATURE;
-        goto out;
-    }
-    str_copy(akid, a->akid, sizeof a->akid);
-    rc = 0;
-out:
-    sb_release(&sts);
-    return rc;
-}
-
-/* RFC 1123 with "GMT", or with "+0000" as the AWS SigV2 examples write it. */
-static int v2_time(struct str v, int64_t *t)
-{
-    char tmp[64];
-    v = str_trim(v);
-    if (time_parse_http(v, t) == 0 || time_parse_amz(v, t) == 0)
-        return 0;
-    if (!str_ends(v, " +0000") || v.len >= sizeof tmp)
-        return -ERR_MISSING_DATE;
-    snprintf(tmp, sizeof tmp, "%.*s GMT", (int)(v.len - 6), v.ptr);
-    return time_parse_http(str_c(tmp), t) == 0 ? 0 : -ERR_MISSING_DATE;
-}
-
-static int v2_header_verify(const struct s3_sig_req *r, struct str authz, int64_t now,
-                            s3_secret_fn secret_fn, void *secret_ctx, struct s3_auth *out)
-{
-    struct s3_auth a = {.kind = S3_AUTH_V2_HEADER, .payload = S3_PAYLOAD_UNSIGNED};
-    struct str cred = str_trim(str_n(authz.ptr + 4, authz.len - 4)), akid, sig, v;
-    struct str date_line = STR_NULL;
-    int64_t t;
-    int rc;
-
-    if (!str_split(cred, ':', &akid, &sig))
-        return -ERR_AUTH_HEADER;
-    if (req_header(r, "x-amz-date", &v)) {
-        /* x-amz-date is signed among the amz headers; the Date line stays empty */
-        if (v2_time(v, &t) < 0)
-            return -ERR_MISSING_DATE;
-    } else if (req_header(r, "date", &v) && v2_time(v, &t) == 0) {
-        date_line = str_trim(v);
-    } else {
-        return -ERR_MISSING_DATE;
-    }
-    if (t > now + S3_SIG_MAX_SKEW || t < now - S3_SIG_MAX_SKEW)
-        return -ERR_TIME_SKEWED;
-    if ((rc = v2_verify(r, false, akid, sig, date_line, secret_fn, secret_ctx, &a)) < 0)
-        return rc;
-    *out = a;
-    return 0;
-}
-
-static int v2_query_verify(const struct s3_sig_req *r, int64_t now, s3_secret_fn secret_fn,
-                           void *secret_ctx, struct s3_auth *out)
-{
-    char b_akid[S3_AKID_MAX], b_sig[64], b_exp[32];
-    struct s3_auth a = {.kind = S3_AUTH_V2_QUERY, .payload = S3_PAYLOAD_UNSIGNED};
-    struct str akid, sig, exp;
-    int64_t expires;
-    int rc;
-
-    if (query_param(r->query, "AWSAccessKeyId", b_akid, sizeof b_akid, &akid) < 0 ||
-        query_param(r->query, "Signature", b_sig, sizeof b_sig, &sig) < 0 ||
-        query_param(r->query, "Expires", b_exp, sizeof b_exp, &exp) < 0 ||
-        str_to_i64(exp, &expires) < 0)
-        return -ERR_AUTH_QUERY;
-    /* query_param turned '+' into ' ': base64 has '+' but never ' ', so undo it
-     * for clients that did not encode it. */
-    for (size_t i = 0; i < sig.len; i++)
-        if (b_sig[i] == ' ')
-            b_sig[i] = '+';
-    if (now > expires)
-        return -ERR_EXPIRED;
-    if ((rc = v2_verify(r, true, akid, sig, exp, secret_fn, secret_ctx, &a)) < 0)
-        return rc;
-    a.expires_at = expires;
-    *out = a;
-    return 0;
-}
-
 /* ---- entry points ----------------------------------------------------------------- */
 
 int s3_auth_verify(const struct s3_sig_req *r, int64_t now, const char *region, s3_secret_fn secret,
                    void *secret_ctx, struct s3_auth *out)
 {
     struct str authz, v, rest = r->query, item, name;
-    bool has_authz = req_header(r, "authorization", &authz), v4q = false, v2q = false;
+    bool has_authz = s3_sig_req_header(r, "authorization", &authz), v4q = false, v2q = false;
     while (rest.len) { /* one pass over the query for the auth parameters */
         str_split(rest, '&', &item, &rest);
         str_split(item, '=', &name, &v);
@@ -1171,22 +780,22 @@ int s3_auth_verify(const struct s3_sig_req *r, int64_t now, const char *region, 
         if (str_starts(authz, V4_ALGORITHM " "))
             return v4_header_verify(r, authz, now, region, secret, secret_ctx, out);
         if (str_starts(authz, "AWS "))
-            return v2_header_verify(r, authz, now, secret, secret_ctx, out);
+            return s3_sigv2_header_verify(r, authz, now, secret, secret_ctx, out);
         return -ERR_AUTH_HEADER;
     }
     if (v4q)
         return v4_query_verify(r, now, region, secret, secret_ctx, out);
     if (v2q)
-        return v2_query_verify(r, now, secret, secret_ctx, out);
+        return s3_sigv2_query_verify(r, now, secret, secret_ctx, out);
 
     struct s3_auth a = {.kind = S3_AUTH_ANON, .payload = S3_PAYLOAD_UNSIGNED};
-    if (req_header(r, "x-amz-content-sha256", &v)) {
+    if (s3_sig_req_header(r, "x-amz-content-sha256", &v)) {
         int rc = payload_parse(v, &a);
         if (rc < 0)
             return rc;
         if (a.payload == S3_PAYLOAD_STREAMING || a.payload == S3_PAYLOAD_STREAMING_TRAILER)
             return -ERR_MISSING_AUTH; /* signed chunks need a signed request */
-        if (a.payload == S3_PAYLOAD_UNSIGNED_TRAILER && req_header(r, "x-amz-trailer", &v))
+        if (a.payload == S3_PAYLOAD_UNSIGNED_TRAILER && s3_sig_req_header(r, "x-amz-trailer", &v))
             a.trailer = s3_cksum_alg_parse(str_trim(v));
     }
     *out = a;
@@ -1219,7 +828,7 @@ int s3_presign_url(const struct s3_presign *p, struct buf *out)
     struct sb canon;
     int rc;
 
-    sb_init(&canon, stack, sizeof stack);
+    s3_sb_init(&canon, stack, sizeof stack);
     if (!p->method || !p->scheme || !p->host || !p->bucket || !p->akid || !p->secret ||
         !p->region || p->expires < 1 || p->expires > S3_SIG_MAX_EXPIRES ||
         strlen(p->region) >= SIG_REGION_MAX || strlen(p->akid) >= S3_AKID_MAX ||
@@ -1269,7 +878,7 @@ int s3_presign_url(const struct s3_presign *p, struct buf *out)
                     buf_cstr(&query), sig_hex);
 out:
     crypto_wipe(key, sizeof key);
-    sb_release(&canon);
+    s3_sb_release(&canon);
     buf_release(&path);
     buf_release(&query);
     return rc;
@@ -1286,7 +895,7 @@ int s3_sign_header(const struct s3_sig_req *r, const char *signed_headers, const
 
     if (strlen(region) >= SIG_REGION_MAX || strlen(akid) >= S3_AKID_MAX)
         return -ERR_INVALID;
-    sb_init(&canon, stack, sizeof stack);
+    s3_sb_init(&canon, stack, sizeof stack);
     time_fmt_amz(now, amz);
     memcpy(date8, amz, 8);
     date8[8] = '\0';
@@ -1300,6 +909,6 @@ int s3_sign_header(const struct s3_sig_req *r, const char *signed_headers, const
                     akid, scope, signed_headers, sig_hex);
 out:
     crypto_wipe(key, sizeof key);
-    sb_release(&canon);
+    s3_sb_release(&canon);
     return rc;
 }
