@@ -77,6 +77,7 @@ struct s3_ctx {
     uint8_t md5[16];
     enum s3_cksum_alg ck_alg; /* a checksum to verify, from a header or a trailer */
     bool ck_trailer;
+    bool ck_by_decoder; /* the aws-chunked decoder verifies the trailer checksum itself */
     char ck_expect[64];
     struct s3_cksum ck;
     unsigned part;
