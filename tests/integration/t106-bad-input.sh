@@ -172,6 +172,19 @@ check_eq "well-formed aws-chunked body (control): 200" 200 \
         -H "Content-Encoding: aws-chunked" -H "x-amz-decoded-content-length: 50" \
         --data-file "$T/c50")"
 check_eq "  ...and reads back 50 bytes" "50" "$(pyreq GET "$URL/$B/chunk-ok.bin" >/dev/null; wc -c <"$T/body" | tr -d ' ')"
+# Trailer checksums (the aws-chunked decoder verifies them): right one stored, wrong one refused.
+good=$(/usr/bin/python3 -c 'import zlib,base64; print(base64.b64encode(zlib.crc32(b"0"*50).to_bytes(4,"big")).decode())')
+printf '32\r\n%050d\r\n0\r\nx-amz-checksum-crc32:%s\r\n\r\n' 0 "$good" >"$T/c50-ck"
+printf '32\r\n%050d\r\n0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n' 0 >"$T/c50-badck"
+check_eq "aws-chunked body with a wrong crc32 trailer: 400 BadDigest" "400 BadDigest" \
+    "$(pyreq PUT "$URL/$B/chunk-badck.bin" --payload-hash STREAMING-UNSIGNED-PAYLOAD-TRAILER \
+        -H "Content-Encoding: aws-chunked" -H "x-amz-decoded-content-length: 50" \
+        -H "x-amz-trailer: x-amz-checksum-crc32" --data-file "$T/c50-badck")"
+absent chunk-badck.bin
+check_eq "aws-chunked body with the right crc32 trailer: 200" 200 \
+    "$(pyreq PUT "$URL/$B/chunk-ck.bin" --payload-hash STREAMING-UNSIGNED-PAYLOAD-TRAILER \
+        -H "Content-Encoding: aws-chunked" -H "x-amz-decoded-content-length: 50" \
+        -H "x-amz-trailer: x-amz-checksum-crc32" --data-file "$T/c50-ck")"
 check "tmp/ is empty after the refused bodies" tmp_empty
 
 # ---- XML bodies ---------------------------------------------------------------------------------
