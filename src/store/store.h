@@ -50,6 +50,7 @@ struct store_obj_info {
     uint8_t sha256[32];
     char *content_type; /* malloc'd */
     char *meta_json;    /* malloc'd, "{}" when none */
+    int64_t retired_us; /* 0: live; else when it was retired (store_obj_retire) */
 };
 void store_obj_info_release(struct store_obj_info *info); /* NULL-safe, zeroes */
 
@@ -102,11 +103,24 @@ int store_obj_copy(struct store *st, struct str src_bucket, struct str src_key,
                    struct str dst_bucket, struct str dst_key, const struct store_attrs *attrs,
                    struct store_obj_info *out);
 
+/* ---- retirement (lifecycle) ---- */
+/* A retired object still answers GET/HEAD (links handed out keep working) but is left
+ * out of listings that set skip_retired (the portal, the publisher's index); the
+ * lifecycle pass deletes it once its link horizon has passed. A later PUT, copy or
+ * multipart complete of the key makes it live again. Retiring a retired object keeps
+ * the first time. -ERR_NO_SUCH_KEY when absent. */
+int store_obj_retire(struct store *st, struct str bucket, struct str key, int64_t at_us);
+/* Calls fn for every retired object of bucket in key order (fn < 0 stops with it). */
+int store_retired_list(struct store *st, struct str bucket,
+                       int (*fn)(void *ctx, const char *key, size_t key_len, int64_t retired_us),
+                       void *ctx);
+
 /* ---- listing ---- */
 struct store_list_req {
     struct str bucket, prefix, delimiter;
     struct str after;  /* exclusive start: marker / start-after / continuation */
     unsigned max_keys; /* 0..STORE_LIST_MAX; 0 lists nothing but is valid */
+    bool skip_retired; /* leave retired objects out (and prefixes made only of them) */
 };
 struct store_list_entry {
     const char *key;           /* set for an object */

@@ -32,7 +32,10 @@
 #define STORE_BUSY_MS 10000       /* other threads and processes (the CLI) write too */
 #define STORE_COMPLETED_KEEP_US (7LL * 24 * 3600 * 1000000) /* repeatable Complete */
 
-#define STORE_OBJ_COLS "size, etag, sha256, content_type, meta_json, mtime_us"
+/* Columns read into a store_obj_info (store_info_from_row); a write lists the first six:
+ * INSERT OR REPLACE resets retired_us to 0, so a new PUT of a retired key makes it live. */
+#define STORE_OBJ_WCOLS "size, etag, sha256, content_type, meta_json, mtime_us"
+#define STORE_OBJ_COLS STORE_OBJ_WCOLS ", retired_us"
 
 /* Every statement the store runs: id, SQL. Keys are BLOBs (byte order); bind them with
  * store_bind_key only. */
@@ -48,11 +51,17 @@
     X(S_BUCKET_HAS_UPLOAD, "SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1")                      \
     X(S_BUCKET_DROP_COMPLETED, "DELETE FROM completed_uploads WHERE bucket = ?1")                  \
     X(S_OBJ_GET, "SELECT " STORE_OBJ_COLS " FROM objects WHERE bucket = ?1 AND key = ?2")          \
-    X(S_OBJ_PUT, "INSERT OR REPLACE INTO objects(bucket, key, " STORE_OBJ_COLS                     \
+    X(S_OBJ_PUT, "INSERT OR REPLACE INTO objects(bucket, key, " STORE_OBJ_WCOLS                    \
                  ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                                      \
     X(S_OBJ_DELETE, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2")                          \
     X(S_OBJ_LIST, "SELECT key, " STORE_OBJ_COLS " FROM objects WHERE bucket = ?1 AND key >= ?2 "   \
                   "AND key < ?3 ORDER BY key")                                                     \
+    X(S_OBJ_LIST_LIVE, "SELECT key, " STORE_OBJ_COLS " FROM objects WHERE bucket = ?1 AND "        \
+                       "key >= ?2 AND key < ?3 AND retired_us = 0 ORDER BY key")                   \
+    X(S_OBJ_RETIRE, "UPDATE objects SET retired_us = ?3 WHERE bucket = ?1 AND key = ?2 AND "       \
+                    "retired_us = 0")                                                              \
+    X(S_OBJ_RETIRED, "SELECT key, retired_us FROM objects WHERE bucket = ?1 AND retired_us > 0 "   \
+                     "AND key > ?2 ORDER BY key LIMIT 1000")                                       \
     X(S_OBJ_REF, "SELECT 1 FROM objects WHERE sha256 = ?1 LIMIT 1")                                \
     X(S_PART_REF, "SELECT 1 FROM parts WHERE sha256 = ?1 LIMIT 1")                                 \
     X(S_UPLOAD_INSERT, "INSERT INTO uploads(upload_id, bucket, key, content_type, meta_json, "     \

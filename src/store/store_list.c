@@ -90,7 +90,7 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
     lo = str_lt(req->after, req->prefix) ? req->prefix : req->after;
     if ((rc = buf_addstr(&lo_buf, lo)) < 0)
         goto out;
-    if ((rc = store_stmt(c, S_OBJ_LIST, &s)) < 0 ||
+    if ((rc = store_stmt(c, req->skip_retired ? S_OBJ_LIST_LIVE : S_OBJ_LIST, &s)) < 0 ||
         (rc = list_bind(s, req->bucket, buf_str(&lo_buf), hi)) < 0)
         goto out;
     for (;;) {
@@ -137,6 +137,7 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
             info.content_type = (char *)sqlite3_column_text(s, 4);
             info.meta_json = (char *)sqlite3_column_text(s, 5);
             info.mtime_us = sqlite3_column_int64(s, 6);
+            info.retired_us = sqlite3_column_int64(s, 7);
             e.key = cur.ptr;
             e.info = &info;
         }

@@ -34,7 +34,7 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS objects(bucket TEXT NOT NULL, key BLOB NOT NULL,"
     " size INTEGER NOT NULL, etag TEXT NOT NULL, sha256 BLOB NOT NULL,"
     " content_type TEXT NOT NULL, meta_json TEXT NOT NULL, mtime_us INTEGER NOT NULL,"
-    " PRIMARY KEY(bucket, key)) WITHOUT ROWID;"
+    " retired_us INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(bucket, key)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS objects_sha256 ON objects(sha256);"
     "CREATE TABLE IF NOT EXISTS uploads(upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL,"
     " key BLOB NOT NULL, content_type TEXT NOT NULL, meta_json TEXT NOT NULL,"
@@ -117,6 +117,24 @@ out:
     sqlite3_finalize(s);
     conn_close(c);
     return rc;
+}
+
+/* Data directories made before objects.retired_us existed gain the column. */
+static int migrate(struct store_conn *c)
+{
+    sqlite3_stmt *s = NULL;
+    bool have = false;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA table_info(objects)", -1, &s, NULL) != SQLITE_OK)
+        return store_db_error(c, "table_info");
+    while (sqlite3_step(s) == SQLITE_ROW)
+        if (sqlite3_column_text(s, 1) &&
+            strcmp((const char *)sqlite3_column_text(s, 1), "retired_us") == 0)
+            have = true;
+    sqlite3_finalize(s);
+    if (have)
+        return 0;
+    return conn_exec(c, "ALTER TABLE objects ADD COLUMN retired_us INTEGER NOT NULL DEFAULT 0",
+                     "add objects.retired_us");
 }
 
 int store_conn_get(struct store *st, struct store_conn **out)
@@ -319,7 +337,7 @@ int store_open(const char *data_dir, struct store **out)
         goto out;
     if ((rc = conn_exec(c, "BEGIN IMMEDIATE", "schema")) < 0)
         goto out;
-    if ((rc = conn_exec(c, schema_sql, "schema")) < 0 ||
+    if ((rc = conn_exec(c, schema_sql, "schema")) < 0 || (rc = migrate(c)) < 0 ||
         (rc = conn_exec(c, "COMMIT", "schema")) < 0) {
         (void)conn_exec(c, "ROLLBACK", "schema");
         goto out;
@@ -502,6 +520,7 @@ int store_info_from_row(sqlite3_stmt *s, int col, struct store_obj_info *out)
     info.content_type = col_dup(s, col + 3);
     info.meta_json = col_dup(s, col + 4);
     info.mtime_us = sqlite3_column_int64(s, col + 5);
+    info.retired_us = sqlite3_column_int64(s, col + 6);
     if (!info.content_type || !info.meta_json) {
         store_obj_info_release(&info);
         return -ERR_NOMEM;
@@ -938,6 +957,98 @@ int store_obj_delete(struct store *st, struct str bucket, struct str key)
 out:
     store_conn_put(st, c);
     return rc;
+}
+
+int store_obj_retire(struct store *st, struct str bucket, struct str key, int64_t at_us)
+{
+    struct store_conn *c = NULL;
+    sqlite3_stmt *s;
+    int rc;
+
+    if (at_us <= 0)
+        return -ERR_INVALID;
+    if ((rc = store_conn_get(st, &c)) < 0)
+        return rc;
+    if ((rc = store_tx_begin(c)) < 0 || (rc = store_bucket_check_conn(c, bucket)) < 0)
+        goto out;
+    if ((rc = store_stmt(c, S_OBJ_GET, &s)) < 0 || (rc = store_bind_text(s, 1, bucket)) < 0 ||
+        (rc = store_bind_key(s, 2, key)) < 0 || (rc = store_step(c, s, "object get")) < 0)
+        goto out;
+    sqlite3_reset(s);
+    if (rc != SQLITE_ROW) {
+        rc = -ERR_NO_SUCH_KEY;
+        goto out;
+    }
+    if ((rc = store_stmt(c, S_OBJ_RETIRE, &s)) < 0 || (rc = store_bind_text(s, 1, bucket)) < 0 ||
+        (rc = store_bind_key(s, 2, key)) < 0 ||
+        (rc = sqlite3_bind_int64(s, 3, at_us) == SQLITE_OK ? 0 : -ERR_DB) < 0 ||
+        (rc = store_step(c, s, "object retire")) < 0)
+        goto out;
+    sqlite3_reset(s);
+    rc = store_tx_commit(c);
+out:
+    store_conn_put(st, c); /* rolls back an open transaction */
+    return rc;
+}
+
+int store_retired_list(struct store *st, struct str bucket,
+                       int (*fn)(void *ctx, const char *key, size_t key_len, int64_t retired_us),
+                       void *ctx)
+{
+    struct buf after = BUF_INIT, cur = BUF_INIT;
+    int rc = 0;
+    for (bool more = true; more && rc >= 0;) {
+        struct store_conn *c = NULL;
+        sqlite3_stmt *s;
+        more = false;
+        if ((rc = store_conn_get(st, &c)) < 0)
+            break;
+        if ((rc = store_stmt(c, S_OBJ_RETIRED, &s)) < 0 ||
+            (rc = store_bind_text(s, 1, bucket)) < 0 ||
+            (rc = store_bind_key(s, 2, buf_str(&after))) < 0) {
+            store_conn_put(st, c);
+            break;
+        }
+        /* One page of 1000 rows per connection use: fn may write to the store. */
+        struct {
+            struct buf keys;
+            int64_t at[1000];
+            size_t len[1000];
+        } page = {BUF_INIT, {0}, {0}};
+        size_t n = 0;
+        while ((rc = store_step(c, s, "retired list")) == SQLITE_ROW) {
+            size_t kl = (size_t)sqlite3_column_bytes(s, 0);
+            if ((rc = buf_add(&page.keys,
+                              sqlite3_column_blob(s, 0) ? sqlite3_column_blob(s, 0) : "", kl)) < 0)
+                break;
+            page.len[n] = kl;
+            page.at[n++] = sqlite3_column_int64(s, 1);
+        }
+        sqlite3_reset(s);
+        store_conn_put(st, c);
+        if (rc < 0) {
+            buf_release(&page.keys);
+            break;
+        }
+        rc = 0;
+        size_t off = 0;
+        for (size_t i = 0; i < n && rc >= 0; i++) {
+            buf_reset(&cur);
+            if ((rc = buf_add(&cur, page.keys.ptr + off, page.len[i])) < 0)
+                break;
+            off += page.len[i];
+            rc = fn(ctx, buf_cstr(&cur), page.len[i], page.at[i]);
+        }
+        if (rc >= 0 && n == 1000) {
+            buf_reset(&after);
+            rc = buf_add(&after, cur.ptr, cur.len);
+            more = true;
+        }
+        buf_release(&page.keys);
+    }
+    buf_release(&after);
+    buf_release(&cur);
+    return rc < 0 ? rc : 0;
 }
 
 int store_obj_copy(struct store *st, struct str src_bucket, struct str src_key,
