@@ -61,5 +61,6 @@ int cmd_presign(int argc, char **argv);
 int cmd_token(int argc, char **argv); /* cli_token.c */
 int cmd_links(int argc, char **argv); /* cli_links.c */
 int cmd_publish(int argc, char **argv); /* cli_publish.c */
+int cmd_demo(int argc, char **argv);    /* cli_demo.c */
 
 #endif

@@ -36,6 +36,7 @@ static const struct {
     {"links", cmd_links, "print the current (and next) member link of each grant"},
     {"token", cmd_token, "named tokens (create, list, revoke) and emergency rotation"},
     {"publish", cmd_publish, "publish a day's file for a grant: daily, month-to-date, monthly"},
+    {"demo", cmd_demo, "init a directory, publish 40 days of demo data for 3 tiers, serve"},
     {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
     {"help", cmd_help, "show this help"},
     {"version", cmd_version, "print the version"},
