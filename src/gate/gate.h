@@ -39,8 +39,9 @@ enum gate_link_mode { GATE_LINK_PRESIGN, GATE_LINK_REDIRECT };
 
 /* One [grant NAME] section. Keys: title, prefix (space-separated, each ending '/'),
  * rotation ("7d @ 1970-01-05T00:00:00Z"), overlap, link_ttl (capped at 7 d),
- * link_mode (presign|redirect), redirect_ttl (default 10m), keep_daily (used by the
- * publisher later). */
+ * link_mode (presign|redirect), redirect_ttl (default 10m), and the retention the
+ * lifecycle applies (lifecycle.h): keep_daily (default 7), keep_monthly (default 12),
+ * keep_yearly (default all). */
 struct gate_grant {
     char name[GATE_NAME_MAX];
     char *title;
@@ -49,7 +50,11 @@ struct gate_grant {
     int64_t rotation_s, anchor, overlap_s;
     int64_t link_ttl_s, redirect_ttl_s;
     enum gate_link_mode link_mode;
+    unsigned keep_daily;   /* newest daily folders kept, 1..3660 */
+    unsigned keep_monthly; /* newest monthly bundles kept, 0..1200 */
+    int keep_yearly;       /* older December bundles of the newest N years; -1 = all */
 };
+#define GATE_KEEP_ALL (-1)
 
 /* What gate_open needs beyond meta and the secret. */
 struct gate_config {

@@ -5,16 +5,25 @@
  * Invariants after parsing: name matches [a-z0-9_-]{1,63}; 1..GATE_PREFIXES_MAX
  * prefixes, each non-empty, ending in '/', not starting with '/'; rotation >= 1 h;
  * 0 <= overlap < rotation; 60 s <= link_ttl <= 7 d (larger values are capped with a
- * warning); 1 s <= redirect_ttl <= 7 d. */
+ * warning); 1 s <= redirect_ttl <= 7 d; 1 <= keep_daily <= 3660; keep_monthly
+ * <= 1200; keep_yearly "all" (GATE_KEEP_ALL) or 0..1000. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "gate/gate_int.h"
 
 const char *const gate_config_keys[] = {
-    "grant *.title",        "grant *.prefix",     "grant *.rotation",
-    "grant *.overlap",      "grant *.link_ttl",   "grant *.link_mode",
-    "grant *.redirect_ttl", "grant *.keep_daily", NULL,
+    "grant *.title",
+    "grant *.prefix",
+    "grant *.rotation",
+    "grant *.overlap",
+    "grant *.link_ttl",
+    "grant *.link_mode",
+    "grant *.redirect_ttl",
+    "grant *.keep_daily",
+    "grant *.keep_monthly",
+    "grant *.keep_yearly",
+    NULL,
 };
 
 #define ROTATION_MIN 3600
@@ -200,6 +209,21 @@ static int parse_one(const struct cfg *c, const char *sec, struct gate_grant *gr
         return rc;
     if (keep < 1 || keep > 3660)
         return fail(c, sec, "keep_daily", err, "must be between 1 and 3660");
+    gr->keep_daily = (unsigned)keep;
+    if ((rc = cfg_get_u64(c, sec, "keep_monthly", 12, &keep, err)) < 0)
+        return rc;
+    if (keep > 1200)
+        return fail(c, sec, "keep_monthly", err, "must be between 0 and 1200");
+    gr->keep_monthly = (unsigned)keep;
+    const char *ky = cfg_get(c, sec, "keep_yearly", "all");
+    if (strcmp(ky, "all") == 0) {
+        gr->keep_yearly = GATE_KEEP_ALL;
+    } else if (str_to_u64(str_c(ky), &keep) < 0 || keep > 1000) {
+        return fail(c, sec, "keep_yearly", err,
+                    "expected 'all' or a number of years between 0 and 1000");
+    } else {
+        gr->keep_yearly = (int)keep;
+    }
     return 0;
 }
 

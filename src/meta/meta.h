@@ -96,4 +96,35 @@ int meta_horizon_raise(struct meta_gate *mg, const char *bucket, const struct me
                        size_t n);
 int meta_horizon_get(struct meta_gate *mg, const char *bucket, struct str key, int64_t *out);
 
+/* ---- lifecycle (meta_lifecycle.c): S3 bucket lifecycle rules, lifecycle runs ---- */
+
+/* One rule set by S3 PutBucketLifecycleConfiguration. A bucket's rules are replaced
+ * as a whole (one transaction) and keep their order. */
+#define META_LC_ID_MAX 256 /* S3: at most 255 characters */
+#define META_LC_RULES_MAX 1000
+struct meta_lc_rule {
+    char id[META_LC_ID_MAX];
+    bool enabled;
+    char *prefix;         /* malloc'd by meta_lc_rules_get; "" = the whole bucket */
+    int64_t expire_days;  /* Expiration/Days; 0 = none */
+    int64_t abort_days;   /* AbortIncompleteMultipartUpload/DaysAfterInitiation; 0 = none */
+};
+int meta_lc_rules_put(struct meta *m, const char *bucket, const struct meta_lc_rule *r, size_t n);
+/* -ERR_NOT_FOUND when the bucket has no configuration. */
+int meta_lc_rules_get(struct meta *m, const char *bucket, struct meta_lc_rule **out, size_t *n);
+void meta_lc_rules_free(struct meta_lc_rule *r, size_t n); /* NULL-safe */
+int meta_lc_rules_delete(struct meta *m, const char *bucket); /* none: still 0 */
+/* The buckets that have a configuration, in name order. */
+int meta_lc_buckets(struct meta *m, int (*fn)(void *ctx, const char *bucket), void *ctx);
+
+/* One lifecycle apply run (table lifecycle_runs). */
+struct meta_lc_run {
+    int64_t ran_at; /* seconds */
+    unsigned retired, deleted, waiting, aborted_uploads, blobs_removed;
+    uint64_t blob_bytes;
+    unsigned grants_changed;
+};
+int meta_lc_run_record(struct meta *m, const struct meta_lc_run *r);
+int meta_lc_run_last(struct meta *m, struct meta_lc_run *out); /* -ERR_NOT_FOUND if never */
+
 #endif
