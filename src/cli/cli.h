@@ -61,6 +61,23 @@ int cmd_presign(int argc, char **argv);
 int cmd_token(int argc, char **argv); /* cli_token.c */
 int cmd_links(int argc, char **argv); /* cli_links.c */
 int cmd_publish(int argc, char **argv); /* cli_publish.c */
+int cmd_lifecycle(int argc, char **argv); /* cli_lifecycle.c */
 int cmd_demo(int argc, char **argv);    /* cli_demo.c */
+
+int cmd_health(int argc, char **argv); /* cli_health.c */
+
+/* Health JSON (events.h) of the grants named (NULL/0: all) at `now`, with the last run
+ * of lc (NULL: unknown); serving: a missing or old lifecycle run is a problem. Shared by
+ * `tollgate health` and GET /api/admin/status. *out is a json_t *. */
+struct lifecycle;
+struct events;
+int cli_health_json(struct cli_app *app, struct lifecycle *lc, const char *const *grants,
+                    size_t n_grants, bool serving, int64_t now, void **out, char err[256]);
+/* The scheduler of `tollgate serve` (cli_sched.c): inbox scans, lifecycle passes, events.
+ * stop: 0, or -ERR_UNAVAILABLE when the thread did not stop in time (it still uses app). */
+struct cli_sched;
+int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev,
+                    struct cli_sched **out);
+int cli_sched_stop(struct cli_sched *s);
 
 #endif

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "gate/gate.h"
+#include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
 #include "store/store.h"
 
@@ -36,7 +37,9 @@ static const struct {
     {"links", cmd_links, "print the current (and next) member link of each grant"},
     {"token", cmd_token, "named tokens (create, list, revoke) and emergency rotation"},
     {"publish", cmd_publish, "publish a day's file for a grant: daily, month-to-date, monthly"},
+    {"lifecycle", cmd_lifecycle, "retention: plan or apply retirement, deletion after links expire"},
     {"demo", cmd_demo, "init a directory, publish 40 days of demo data for 3 tiers, serve"},
+    {"health", cmd_health, "is every grant fresh? newest daily, MTD, retention, next rotation"},
     {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
     {"help", cmd_help, "show this help"},
     {"version", cmd_version, "print the version"},
@@ -125,16 +128,19 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
     struct buf b = BUF_INIT;
     memset(s, 0, sizeof *s);
     /* the server's keys and the gate's [grant NAME] keys */
-    size_t nk = 0, ng = 0;
+    size_t nk = 0, ng = 0, nl = 0;
     while (KNOWN_KEYS[nk])
         nk++;
     while (gate_config_keys[ng])
         ng++;
-    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 16];
-    if (nk + ng + 1 > sizeof known / sizeof known[0])
+    while (lifecycle_config_keys[nl])
+        nl++;
+    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 32];
+    if (nk + ng + nl + 1 > sizeof known / sizeof known[0])
         return -ERR_INTERNAL;
     memcpy(known, KNOWN_KEYS, nk * sizeof *known);
-    memcpy(known + nk, gate_config_keys, (ng + 1) * sizeof *known);
+    memcpy(known + nk, gate_config_keys, ng * sizeof *known);
+    memcpy(known + nk + ng, lifecycle_config_keys, (nl + 1) * sizeof *known);
     if ((rc = cfg_check_known(c, known, err)) < 0)
         return rc;
     s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));

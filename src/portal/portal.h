@@ -9,6 +9,7 @@
  *   GET  /downloads/<grant>/file/<key-suffix>?t=TOKEN redirect mode: 302 to a fresh link
  *   GET  /api/admin/grants | /api/admin/tokens        admin API (Authorization: Bearer)
  *   POST /api/admin/tokens, /api/admin/tokens/<id>/revoke, /api/admin/grants/<g>/rotate
+ *   GET  /api/admin/status | /api/admin/events        health JSON; events (SSE)
  *   GET  /admin, /admin/grants, /admin/tokens ...     admin pages
  *   GET  /static/portal.css
  *
@@ -22,6 +23,7 @@
 #include "http/http.h"
 #include "util/util.h"
 
+struct events;
 struct gate;
 struct meta;
 struct store;
@@ -37,6 +39,10 @@ struct portal_config {
     const char *public_url; /* base of redirect-mode links; https => Secure cookies */
     unsigned keep_daily;    /* 0 = PORTAL_KEEP_DAILY */
     unsigned keep_monthly;  /* 0 = PORTAL_KEEP_MONTHLY */
+    struct events *events;  /* GET /api/admin/events (SSE); NULL: 404 */
+    /* GET /api/admin/status: builds the health JSON (json_t *) at `now`; NULL: 404 */
+    int (*status)(void *ctx, int64_t now, void **json_out);
+    void *status_ctx;
 };
 
 struct portal;

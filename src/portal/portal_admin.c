@@ -8,6 +8,12 @@
  *                                            -> 201 {"id","label","grant","token","url"}
  *   POST /api/admin/tokens/<id>/revoke
  *   POST /api/admin/grants/<grant>/rotate    epoch bump -> {"grant","epoch","current"}
+ *   GET  /api/admin/status                   health: {"ok","grants":[...]} (events.h)
+ *   GET  /api/admin/events                   Server-Sent Events: "event: KIND\ndata: JSON\n
+ *                                            id: SEQ\n\n"; honours Last-Event-ID; a
+ *                                            ": heartbeat" comment every 15 s; at most
+ *                                            EVENTS_SUBSCRIBERS_MAX at once (then 503).
+ *                                            These two also accept an admin session cookie.
  *
  * Pages: /admin (login form posting the admin key), /admin/grants, /admin/tokens, the
  * rotation confirmation. A login creates a session: a random id in an HttpOnly,
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 
 #include "crypto/crypto.h"
+#include "events/events.h"
 #include "meta/meta.h"
 #include "portal/portal_int.h"
 
@@ -294,6 +301,69 @@ static bool bearer_ok(struct portal *p, struct http_req *req)
     return key.len && meta_admin_key_check(p->cfg.meta, key);
 }
 
+/* ---- status and events ---- */
+
+static ssize_t sse_fill(void *ctx, uint64_t pos, char *out, size_t cap)
+{
+    /* Blocks this HTTP worker until there is something to send (an event, or the
+     * heartbeat): http.h has no way yet to park a streamed response (see
+     * docs/operations.md). A closing bus ends the stream. */
+    for (;;) {
+        ssize_t n = events_sub_read(ctx, out, cap, EVENTS_SSE_WAIT_MS);
+        if (n != 0)
+            return n > 0 ? n : 0;
+    }
+}
+
+static void sse_free(void *ctx)
+{
+    events_sub_close(ctx);
+}
+
+static void events_stream(struct portal_req *c)
+{
+    struct portal *p = c->p;
+    struct str v;
+    uint64_t last = 0;
+    bool has_last = http_req_header(c->req, "last-event-id", &v) && v.len &&
+                    str_to_u64(str_trim(v), &last) == 0;
+    struct events_sub *sub = NULL;
+    int rc = events_sub_open(p->cfg.events, has_last, last, &sub);
+    if (rc < 0) {
+        const char *const h[] = {"Retry-After", "30", NULL};
+        struct buf body = BUF_INIT;
+        buf_printf(&body,
+                   "{\"error\":\"unavailable\",\"message\":\"At most %d event subscribers at "
+                   "once.\"}\n",
+                   EVENTS_SUBSCRIBERS_MAX);
+        portal_send(c, rc == -ERR_UNAVAILABLE ? 503 : 500, "application/json", &body, h);
+        return;
+    }
+    struct http_resp *r = http_resp_stream(200, UINT64_MAX, sse_fill, sub, sse_free);
+    if (!r) {
+        http_respond_text(c->req, 500, "text/plain", "out of memory\n");
+        return;
+    }
+    http_resp_header(r, "Content-Type", "text/event-stream; charset=utf-8");
+    portal_harden(r);
+    http_resp_header(r, "X-Accel-Buffering", "no");
+    http_req_log_note(c->req, "op=events");
+    http_respond(c->req, r);
+}
+
+static void status_json(struct portal_req *c, int64_t now)
+{
+    struct portal *p = c->p;
+    void *j = NULL;
+    int rc = p->cfg.status(p->cfg.status_ctx, now, &j);
+    if (rc < 0) {
+        tg_log_error("admin: status: %s", err_message(rc));
+        portal_send_json_error(c, 500, "error", err_message(rc));
+        return;
+    }
+    portal_send_json(c, 200, j);
+}
+
 static void api_error(struct portal_req *c, int rc, const char *why)
 {
     int status = err_http_status(rc);
@@ -312,13 +382,26 @@ static void api_done(struct portal_req *c, struct str path, bool get, bool post)
     int64_t now = tg_now();
     struct str rest = str_n(path.ptr + 11, path.len - 11), a, b;
     bool more = str_split(rest, '/', &a, &b);
-    if (!bearer_ok(p, c->req)) {
+    bool ops = !more && (str_eq_c(a, "events") || str_eq_c(a, "status"));
+    struct portal_session sess;
+    if (!bearer_ok(p, c->req) && !(ops && session_find(p, c->req, now, &sess))) {
         http_req_log_note(c->req, "err=admin-auth");
         const char *const h[] = {"WWW-Authenticate", "Bearer realm=\"tollgate admin\"", NULL};
         struct buf body = BUF_INIT;
         buf_adds(&body, "{\"error\":\"unauthorized\",\"message\":\"Send Authorization: Bearer "
                         "<admin key>.\"}\n");
         portal_send(c, 401, "application/json", &body, h);
+        return;
+    }
+    if (ops) {
+        if (!get)
+            goto method;
+        if (str_eq_c(a, "events") ? !p->cfg.events : !p->cfg.status)
+            goto notfound;
+        if (str_eq_c(a, "events"))
+            events_stream(c);
+        else
+            status_json(c, now);
         return;
     }
     if (str_eq_c(a, "grants") && !more) {
