@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "crypto/crypto.h"
+#include "events/events.h"
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
@@ -135,12 +136,16 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
         ng++;
     while (lifecycle_config_keys[nl])
         nl++;
-    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 32];
-    if (nk + ng + nl + 1 > sizeof known / sizeof known[0])
+    size_t ne = 0; /* [webhook NAME] and [health]: events.h */
+    while (events_config_keys[ne])
+        ne++;
+    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 48];
+    if (nk + ng + nl + ne + 1 > sizeof known / sizeof known[0])
         return -ERR_INTERNAL;
     memcpy(known, KNOWN_KEYS, nk * sizeof *known);
     memcpy(known + nk, gate_config_keys, ng * sizeof *known);
-    memcpy(known + nk + ng, lifecycle_config_keys, (nl + 1) * sizeof *known);
+    memcpy(known + nk + ng, lifecycle_config_keys, nl * sizeof *known);
+    memcpy(known + nk + ng + nl, events_config_keys, (ne + 1) * sizeof *known);
     if ((rc = cfg_check_known(c, known, err)) < 0)
         return rc;
     s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));
