@@ -171,6 +171,7 @@ int s3_xml_parse(struct str body, int (*fn)(void *ctx, const char *path, const c
 /* ---- the S3 API request handler (s3_api.c) -------------------------------------- */
 
 struct store;
+struct meta;
 struct s3_api_config {
     struct store *store;
     s3_secret_fn secret; /* access keys */
@@ -185,6 +186,9 @@ struct s3_api_config {
      * a link-preview bot). Returns 0 or -ERR_ACCESS_DENIED. NULL: no gate. */
     int (*redeem)(void *ctx, struct str query, bool count, int64_t now);
     void *redeem_ctx;
+    /* Where bucket lifecycle configurations are kept (meta_lc_rules_*); NULL: the
+     * lifecycle sub-resource answers NotImplemented. */
+    struct meta *meta;
 };
 struct s3_api;
 int s3_api_new(const struct s3_api_config *cfg, struct s3_api **out);

@@ -191,6 +191,9 @@ static const struct op_name OP_NAMES[] = {
     {OP_LIST_OBJECT_VERSIONS, "ListObjectVersions"},
     {OP_LIST_UPLOADS, "ListMultipartUploads"},
     {OP_DELETE_OBJECTS, "DeleteObjects"},
+    {OP_PUT_LIFECYCLE, "PutBucketLifecycleConfiguration"},
+    {OP_GET_LIFECYCLE, "GetBucketLifecycleConfiguration"},
+    {OP_DELETE_LIFECYCLE, "DeleteBucketLifecycle"},
     {OP_PUT_OBJECT, "PutObject"},
     {OP_COPY_OBJECT, "CopyObject"},
     {OP_GET_OBJECT, "GetObject"},
@@ -213,7 +216,6 @@ static const char *const UNSUPPORTED[] = {
     "intelligent-tiering",
     "inventory",
     "legal-hold",
-    "lifecycle",
     "logging",
     "metrics",
     "notification",
@@ -256,6 +258,15 @@ static int classify(struct s3_ctx *c)
         if (get)
             c->op = OP_LIST_BUCKETS;
         else
+            return -ERR_METHOD_NOT_ALLOWED;
+    } else if (c->key.len == 0 && has_sub(c, "lifecycle")) {
+        if (!c->api->cfg.meta)
+            return -ERR_NOT_IMPLEMENTED;
+        c->op = put   ? OP_PUT_LIFECYCLE
+                : get ? OP_GET_LIFECYCLE
+                : del ? OP_DELETE_LIFECYCLE
+                      : OP_NONE;
+        if (c->op == OP_NONE)
             return -ERR_METHOD_NOT_ALLOWED;
     } else if (c->key.len == 0) {
         if (put)
@@ -420,6 +431,7 @@ static int prepare_body(struct s3_ctx *c)
     case OP_CREATE_BUCKET:
     case OP_DELETE_OBJECTS:
     case OP_COMPLETE_UPLOAD:
+    case OP_PUT_LIFECYCLE:
         c->body = BODY_XML;
         c->body_max = S3_XML_BODY_MAX;
         buf_init(&c->xml, S3_XML_BODY_MAX + 1);
@@ -727,6 +739,15 @@ static void run_op(struct s3_ctx *c)
         break;
     case OP_DELETE_OBJECTS:
         s3_op_delete_objects(c);
+        break;
+    case OP_PUT_LIFECYCLE:
+        s3_op_put_lifecycle(c);
+        break;
+    case OP_GET_LIFECYCLE:
+        s3_op_get_lifecycle(c);
+        break;
+    case OP_DELETE_LIFECYCLE:
+        s3_op_delete_lifecycle(c);
         break;
     case OP_PUT_OBJECT:
         s3_op_put_object(c);

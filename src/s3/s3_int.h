@@ -48,6 +48,9 @@ enum s3_op {
     OP_COMPLETE_UPLOAD,
     OP_ABORT_UPLOAD,
     OP_LIST_PARTS,
+    OP_PUT_LIFECYCLE,
+    OP_GET_LIFECYCLE,
+    OP_DELETE_LIFECYCLE,
 };
 
 /* What S3 stores when a PUT has no Content-Type. */
@@ -110,6 +113,9 @@ void s3_op_bucket_versioning(struct s3_ctx *c);
 void s3_op_acl(struct s3_ctx *c);
 void s3_op_list_objects(struct s3_ctx *c, int version);
 void s3_op_delete_objects(struct s3_ctx *c);
+void s3_op_put_lifecycle(struct s3_ctx *c);
+void s3_op_get_lifecycle(struct s3_ctx *c);
+void s3_op_delete_lifecycle(struct s3_ctx *c);
 
 /* s3_object.c */
 void s3_op_put_object(struct s3_ctx *c);

@@ -176,7 +176,9 @@ static inline const char *buf_cstr(const struct buf *b)
       "changing the object's metadata.")                                                           \
     X(ERR_ANONYMOUS, 403, "AccessDenied", "Anonymous access is not allowed; sign the request.")    \
     X(ERR_RATE_LIMITED, 429, "SlowDown", "Please reduce your request rate.")                       \
-    X(ERR_UNAVAILABLE, 503, "ServiceUnavailable", "The server is shutting down.")
+    X(ERR_UNAVAILABLE, 503, "ServiceUnavailable", "The server is shutting down.")                  \
+    X(ERR_NO_SUCH_LIFECYCLE, 404, "NoSuchLifecycleConfiguration",                                  \
+      "The lifecycle configuration does not exist.")
 
 enum tg_err {
     ERR_NONE = 1000, /* project codes start above any errno */
