@@ -80,7 +80,7 @@ check_eq "MTD manifest: schema label kept" v1 "$(pyj "$T/m.json" 'd["schema"]["l
 check_eq "MTD manifest: row-group ranges" "[0, 1] [1, 2] [2, 3]" "$(pyj "$T/m.json" '" ".join(str(x["row_groups"]) for x in d["days"])')"
 M tier2/daily/2026-03-02/manifest.json
 check_eq "daily manifest: sha256 of the file" "$(sha256sum "$G/d2.parquet" | cut -d' ' -f1)" "$(pyj "$T/m.json" 'd["sha256"]')"
-check_eq "daily manifest fields" "built_at coverage grant key kind row_groups rows schema sha256 size" "$(pyj "$T/m.json" '" ".join(sorted(d))')"
+check_eq "daily manifest fields" "built_at coverage format grant key kind row_groups rows schema sha256 size" "$(pyj "$T/m.json" '" ".join(sorted(d))')"
 
 # Re-publish day 2 with other data: spliced
 pub 2026-03-04T07:00:00Z tier2 "$G/d2b.parquet" --date 2026-03-02 --json
@@ -114,11 +114,11 @@ check_eq "schema mismatch: no object written" "$BEFORE" "$(sqlq "select count(*)
 sqlq "select key from objects" >"$T/ls.txt"
 check "schema mismatch: no daily folder for the date" bash -c "! grep -q 2026-03-04 '$T/ls.txt'"
 
-# Non-Parquet: refused with a clear error
+# A CSV file for a Parquet grant: a schema (format) change, refused
 echo "a,b" >"$G/x.csv"
 pub 2026-03-05T06:00:00Z tier2 "$G/x.csv" --date 2026-03-04
-check_eq "CSV: exit 1" 1 "$?"
-check_contains "CSV: says only Parquet is supported" "only Parquet files" "$(cat "$T/pub.err")"
+check_eq "CSV after Parquet days: exit 1" 1 "$?"
+check_contains "CSV after Parquet days: says the schema (format) differs" "(csv, fingerprint" "$(cat "$T/pub.err")"
 pub 2026-03-05T06:00:00Z nope "$G/d1.parquet"
 check_eq "unknown grant: exit 1" 1 "$?"
 tg_stop
