@@ -105,6 +105,9 @@ void stats_agg_free(struct stats_agg *a); /* NULL-safe */
 int stats_agg_add(struct stats_agg *a, const struct stats_entry *e);
 /* One event: its cell; its key (downloads); its token; its referrer. Not visitors. */
 int stats_agg_add_event(struct stats_agg *a, const struct stats_event *ev);
+int stats_agg_add_fields(struct stats_agg *a, enum stats_kind kind, const char *grant,
+                         const char *token, const char *key, int status, uint64_t bytes,
+                         const char *referrer);
 int stats_agg_merge(struct stats_agg *dst, const struct stats_agg *src);
 /* Drops every STATS_DIM_VISITORS entry. */
 void stats_agg_clear_visitors(struct stats_agg *a);
@@ -139,5 +142,56 @@ struct stats_source {
  * one is computed fresh and not saved. */
 int stats_window_get(const struct stats_source *src, enum stats_window w, int64_t start,
                      int64_t now, struct stats_agg **out);
+
+/* ---- the recorder and queries (stats.c) ---- */
+
+struct cfg;
+struct meta;
+typedef struct json_t json_t;
+
+/* [stats] enabled (on), raw_events_keep (90d), pulse_window (5m), trusted_proxies (none),
+ * metrics_public (off). */
+extern const char *const stats_config_keys[];
+#define STATS_BUFFER_MAX 2048        /* events buffered per flush; more are dropped, counted */
+#define STATS_FLUSH_INTERVAL_MS 1000 /* a crash loses at most this much */
+#define STATS_QUERY_WINDOWS_MAX 2000 /* windows one query may cover */
+#define STATS_TOP_MAX 10
+
+struct stats_settings {
+    bool enabled, metrics_public;
+    int64_t raw_keep_s, pulse_window_s;
+};
+struct stats;
+/* Opens the analytics (a writer thread when enabled). */
+int stats_open(const struct cfg *c, struct meta *m, struct stats **out, char **err);
+void stats_close(struct stats *st); /* flushes; NULL-safe */
+const struct stats_settings *stats_settings(const struct stats *st);
+
+/* What the request path knows. Copied into the buffer (no I/O, no hashing here); the
+ * writer thread hashes the visitor, reduces the agent and the referrer, and writes
+ * batches. Client addresses and agents never leave memory. */
+struct stats_hit {
+    enum stats_kind kind;
+    const char *grant, *token, *key, *detail; /* NULL = "" */
+    int status;
+    uint64_t bytes;
+    bool range;
+    struct str peer, xff, user_agent, referer;
+    int64_t t_us; /* 0 = now */
+};
+void stats_record(struct stats *st, const struct stats_hit *h); /* NULL-safe */
+int stats_flush(struct stats *st);                              /* what is buffered, now */
+uint64_t stats_dropped(const struct stats *st);
+
+/* {"window", "from", "to", "visitors_are", "series": [...], "top_keys", "top_tokens",
+ * "top_referrers"}; from/to: dates or ISO times (to inclusive for a date); grant NULL =
+ * every grant seen. -ERR_INVALID with a sentence in err (256 bytes) for bad ranges. */
+int stats_query(struct stats *st, enum stats_window w, const char *from, const char *to,
+                const char *grant, int64_t now, json_t **out, char *err);
+/* {"window_minutes", "requests", "downloads", "bytes", "visitors"} over the pulse window. */
+int stats_pulse(struct stats *st, int64_t now, json_t **out);
+/* Saves every closed day (and month) older than raw_events_keep, then deletes those raw
+ * events. Run by the lifecycle pass. */
+int stats_expire(struct stats *st, int64_t now, uint64_t *deleted);
 
 #endif

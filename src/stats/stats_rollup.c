@@ -208,27 +208,34 @@ int stats_agg_add(struct stats_agg *a, const struct stats_entry *e)
     return rc;
 }
 
-int stats_agg_add_event(struct stats_agg *a, const struct stats_event *ev)
+int stats_agg_add_fields(struct stats_agg *a, enum stats_kind kind, const char *grant,
+                         const char *token, const char *key, int status, uint64_t bytes,
+                         const char *referrer)
 {
-    struct stats_entry e = {STATS_DIM_CELL, ev->grant, ev->kind, ev->status / 100, "", 1,
-                            ev->bytes};
+    struct stats_entry e = {STATS_DIM_CELL, grant, kind, status / 100, "", 1, bytes};
     int rc = stats_agg_add(a, &e);
-    if (rc == 0 && ev->kind == STATS_DOWNLOAD && ev->key[0]) {
+    if (rc == 0 && kind == STATS_DOWNLOAD && key && key[0]) {
         e.dim = STATS_DIM_KEY;
-        e.value = ev->key;
+        e.value = key;
         rc = stats_agg_add(a, &e);
     }
-    if (rc == 0 && ev->token[0]) {
+    if (rc == 0 && token && token[0]) {
         e.dim = STATS_DIM_TOKEN;
-        e.value = ev->token;
+        e.value = token;
         rc = stats_agg_add(a, &e);
     }
-    if (rc == 0 && ev->referrer[0]) {
+    if (rc == 0 && referrer && referrer[0]) {
         e.dim = STATS_DIM_REFERRER;
-        e.value = ev->referrer;
+        e.value = referrer;
         rc = stats_agg_add(a, &e);
     }
     return rc;
+}
+
+int stats_agg_add_event(struct stats_agg *a, const struct stats_event *ev)
+{
+    return stats_agg_add_fields(a, ev->kind, ev->grant, ev->token, ev->key, ev->status, ev->bytes,
+                                ev->referrer);
 }
 
 static int parse_slot(const struct slot *s, struct stats_entry *e, char *tmp, size_t cap)
