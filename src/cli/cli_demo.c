@@ -21,6 +21,7 @@
 #include "cli/cli.h"
 #include "crypto/crypto.h"
 #include "gate/gate.h"
+#include "lifecycle/lifecycle.h"
 #include "parquet/parquet.h"
 #include "publish/publish.h"
 #include "store/store.h"
@@ -191,11 +192,8 @@ static int make_tmp(char *out, size_t cap)
 static void rm_tmp(const char *dir)
 {
     char p[PATH_MAX];
-    const char *names[] = {"master.parquet", "tier.parquet"};
-    for (size_t i = 0; i < 2; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        unlink(p);
-    }
+    snprintf(p, sizeof p, "%s/master.parquet", dir);
+    unlink(p);
     rmdir(dir);
 }
 
@@ -207,14 +205,48 @@ static uint64_t day_rows(uint64_t rows, int64_t day)
     return rows - rows / 10 + (h >> 33) % spread;
 }
 
+/* After a day: the lifecycle pass (retention, blob GC), as the server's scheduler
+ * runs it after each publish; the indexes of grants whose listing changed are
+ * rewritten. */
+struct lc_ctx {
+    struct cli_app *app;
+    int rc;
+};
+static void lc_changed(void *ctx, const char *grant)
+{
+    struct lc_ctx *c = ctx;
+    char err[PUBLISH_ERRMSG_MAX];
+    const struct gate_grant *gr = gate_grant_find(c->app->gate, str_c(grant));
+    if (!gr)
+        return;
+    struct publish_opts po = {
+        .store = c->app->store, .bucket = c->app->set.bucket, .grant = gr, .now = tg_now()};
+    int rc = publish_index(&po, err);
+    if (rc < 0) {
+        fprintf(stderr, "tollgate demo: index of %s: %s\n", grant, err);
+        c->rc = rc;
+    }
+}
+
+static int lifecycle_pass(struct cli_app *app, struct lifecycle *lc)
+{
+    struct lc_ctx c = {app, 0};
+    struct lifecycle_report rep = {0};
+    int rc = lifecycle_apply(lc, tg_now(), NULL, lc_changed, &c, &rep);
+    if (rc < 0) {
+        fprintf(stderr, "tollgate demo: lifecycle: %s\n", err_message(rc));
+        return rc;
+    }
+    return c.rc;
+}
+
 static int publish_day(struct cli_app *app, const char *tmp, int64_t day, uint64_t rows,
                        const bool *want, unsigned *published, unsigned *noop)
 {
-    char master[PATH_MAX], tier[PATH_MAX], date[TG_TIME_BUF], err[PUBLISH_ERRMSG_MAX];
+    char master[PATH_MAX], date[TG_TIME_BUF], err[PUBLISH_ERRMSG_MAX];
     struct pq_result pr;
     int rc;
     snprintf(master, sizeof master, "%s/master.parquet", tmp);
-    snprintf(tier, sizeof tier, "%s/tier.parquet", tmp);
     time_fmt_date(day * 86400, date);
     struct pq_gen_opts go = {
         .rows = day_rows(rows, day), .seed = (uint64_t)day, .day = (int32_t)day};
@@ -227,27 +259,15 @@ static int publish_day(struct cli_app *app, const char *tmp, int64_t day, uint64
         if (!want[i])
             continue;
         const struct gate_grant *gr = gate_grant_find(app->gate, str_c(TIERS[i].name));
-        const char *file = master;
-        if (TIERS[i].columns) {
-            /* a projection of the master: the columns this tier gets */
-            char cols[256], *save = NULL;
-            const char *names[16];
-            size_t n = 0;
-            struct pq_file *f = NULL;
-            snprintf(cols, sizeof cols, "%s", TIERS[i].columns);
-            for (char *t = strtok_r(cols, ",", &save); t && n < 16; t = strtok_r(NULL, ",", &save))
-                names[n++] = t;
-            if ((rc = pq_open(master, &f, err)) < 0 ||
-                (rc = pq_project(tier, f, names, n, NULL, err)) < 0) {
-                pq_close(f);
-                fprintf(stderr, "tollgate demo: projecting %s for %s: %s\n", date, gr->name, err);
-                return rc;
-            }
-            pq_close(f);
-            file = tier;
-        }
-        struct publish_opts po = {app->store, app->set.bucket, gr,    file,
-                                  date,       "demo-v1",       false, tg_now()};
+        /* tier1 and tier2 get a projection of the master (publish --columns) */
+        struct publish_opts po = {.store = app->store,
+                                  .bucket = app->set.bucket,
+                                  .grant = gr,
+                                  .file = master,
+                                  .date = date,
+                                  .schema_label = "demo-v1",
+                                  .now = tg_now(),
+                                  .columns = TIERS[i].columns};
         struct publish_result r;
         if ((rc = publish_run(&po, &r, err)) < 0) {
             fprintf(stderr, "\ntollgate demo: publishing %s for %s: %s\n", date, gr->name, err);
@@ -258,8 +278,6 @@ static int publish_day(struct cli_app *app, const char *tmp, int64_t day, uint64
         else
             ++*published;
         printf(" %s%s", gr->name, r.noop ? " (same)" : r.monthly_key[0] ? " (+monthly)" : "");
-        if (file == tier)
-            unlink(tier);
     }
     printf("\n");
     unlink(master);
@@ -353,6 +371,7 @@ int cmd_demo(int argc, char **argv)
     }
     int status = 1, rc;
     char tmp[PATH_MAX] = "";
+    struct lifecycle *lc = NULL;
     int64_t now = tg_now();
     int64_t today = (now - ((now % 86400) + 86400) % 86400) / 86400;
     int64_t first = today - (int64_t)days, last = today - 1;
@@ -373,6 +392,14 @@ int cmd_demo(int argc, char **argv)
             start = from[i];
     }
     unsigned published = 0, noop = 0;
+    char *lerr = NULL;
+    if ((rc = lifecycle_open(&app.cfg, app.store, app.meta, app.gate, app.set.bucket, &lc, &lerr)) <
+        0) {
+        fprintf(stderr, "tollgate demo: %s\n", lerr ? lerr : err_message(rc));
+        free(lerr);
+        goto out;
+    }
+    tg_log_set_level(TG_LOG_WARN); /* one line a day here, not the passes' log lines */
     if (start <= last) {
         if (make_tmp(tmp, sizeof tmp) < 0) {
             fprintf(stderr, "tollgate demo: cannot create a temp directory: %s\n", strerror(errno));
@@ -387,12 +414,16 @@ int cmd_demo(int argc, char **argv)
             bool want[N_TIERS];
             for (size_t i = 0; i < N_TIERS; i++)
                 want[i] = d >= from[i];
-            if (publish_day(&app, tmp, d, rows, want, &published, &noop) < 0)
+            if (publish_day(&app, tmp, d, rows, want, &published, &noop) < 0 ||
+                lifecycle_pass(&app, lc) < 0)
                 goto out;
         }
     } else {
         printf("tollgate demo: every day up to yesterday is published already\n");
+        if (lifecycle_pass(&app, lc) < 0)
+            goto out;
     }
+    tg_log_set_level(app.set.log_level);
 
     /* The links, the admin page and the S3 endpoint. */
     const char *pub = app.set.public_url;
@@ -439,6 +470,7 @@ int cmd_demo(int argc, char **argv)
 out:
     if (tmp[0])
         rm_tmp(tmp);
+    lifecycle_close(lc);
     cli_app_close(&app);
     json_decref(keys);
     if (status != 0 || !serve)
