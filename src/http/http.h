@@ -100,6 +100,19 @@ struct http_resp *http_resp_fd(int status, int fd, uint64_t off, uint64_t len);
 struct http_resp *http_resp_stream(int status, uint64_t len,
                                    ssize_t (*fill)(void *ctx, uint64_t pos, char *out, size_t cap),
                                    void *ctx, void (*free_ctx)(void *ctx));
+/* Streams that wait (Server-Sent Events): like http_resp_stream with an unknown length,
+ * but fill may also return HTTP_STREAM_WAIT when it has nothing to send yet. The
+ * connection is then parked -- no thread blocked, no idle timeout -- until the producer
+ * calls http_waker_wake() (from any thread; a wake that comes before the park is kept).
+ * *waker gets one reference for the producer, released with http_waker_release(); the
+ * response holds the other. When the server stops, parked streams are woken and ended. */
+#define HTTP_STREAM_WAIT (-11)
+struct http_waker;
+struct http_resp *
+http_resp_stream_wait(int status, ssize_t (*fill)(void *ctx, uint64_t pos, char *out, size_t cap),
+                      void *ctx, void (*free_ctx)(void *ctx), struct http_waker **waker);
+void http_waker_wake(struct http_waker *w);    /* NULL-safe */
+void http_waker_release(struct http_waker *w); /* NULL-safe */
 /* Headers: name/value copied. Content-Length is set by the library. */
 int http_resp_header(struct http_resp *resp, const char *name, const char *value);
 /* Queue the response (takes ownership of resp, also on failure). Returns 0 or <0. */

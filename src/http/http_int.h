@@ -11,6 +11,7 @@
 #define TG_HTTP_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "http/http.h"
@@ -74,7 +75,22 @@ struct http_stream {
     void *ctx;
     uint64_t len;
     _Atomic uint64_t *counter; /* &req->streamed once queued; fill runs only while live */
+    struct http_waker *waker;  /* http_resp_stream_wait only */
 };
+
+/* A parked-stream handle (http_resp.c): refs = the response + the producer. Lock order:
+ * the server's mu, then the waker's mu. */
+struct http_waker {
+    pthread_mutex_t mu;
+    int refs;
+    bool dead, parked, pending;
+    struct MHD_Connection *mc;
+    struct http_server *srv; /* set when queued; the waker is then on the server's list */
+    struct http_waker *prev, *next;
+};
+/* http_server.c: the server's list of queued wakers (woken and ended on stop). */
+void http_server_waker_add(struct http_server *s, struct http_waker *w);
+void http_server_waker_remove(struct http_server *s, struct http_waker *w);
 
 /* http_resp.c */
 void http_resp_free(struct http_resp *resp);

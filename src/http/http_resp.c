@@ -12,6 +12,7 @@
  * with big buffers measured ~2x sendfile per connection (notes/http-perf.md). Small
  * files are always read into memory: MHD then sends head and body in one writev(). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -179,7 +180,21 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
 
     if (st->len != UINT64_MAX && pos >= st->len)
         return MHD_CONTENT_READER_END_OF_STREAM;
+    if (st->waker && st->waker->srv && http_server_draining(st->waker->srv))
+        return MHD_CONTENT_READER_END_OF_STREAM;
     n = st->fill(st->ctx, pos, buf, max);
+    if (n == HTTP_STREAM_WAIT && st->waker) {
+        struct http_waker *w = st->waker;
+        pthread_mutex_lock(&w->mu);
+        if (w->pending) /* woken before we could park: try again at once */
+            w->pending = false;
+        else if (w->mc) {
+            MHD_suspend_connection(w->mc);
+            w->parked = true;
+        }
+        pthread_mutex_unlock(&w->mu);
+        return 0; /* nothing now; MHD calls again when resumed */
+    }
     if (n == 0 && st->len == UINT64_MAX)
         return MHD_CONTENT_READER_END_OF_STREAM;
     /* 0 with a known length would make MHD poll us forever: treat as an error. */
@@ -190,13 +205,80 @@ static ssize_t stream_cb(void *cls, uint64_t pos, char *buf, size_t max)
     return n;
 }
 
+static void waker_unref(struct http_waker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    bool last = --w->refs == 0;
+    pthread_mutex_unlock(&w->mu);
+    if (last) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+    }
+}
+
 static void stream_free_cb(void *cls)
 {
     struct http_stream *st = cls;
+    struct http_waker *w = st->waker;
 
+    if (w) {
+        if (w->srv)
+            http_server_waker_remove(w->srv, w);
+        pthread_mutex_lock(&w->mu);
+        w->dead = true;
+        w->mc = NULL;
+        pthread_mutex_unlock(&w->mu);
+    }
     if (st->free_ctx)
         st->free_ctx(st->ctx);
+    if (w)
+        waker_unref(w);
     free(st);
+}
+
+void http_waker_wake(struct http_waker *w)
+{
+    if (!w)
+        return;
+    pthread_mutex_lock(&w->mu);
+    if (!w->dead) {
+        if (w->parked) {
+            w->parked = false;
+            MHD_resume_connection(w->mc);
+        } else {
+            w->pending = true;
+        }
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+void http_waker_release(struct http_waker *w)
+{
+    if (w)
+        waker_unref(w);
+}
+
+struct http_resp *
+http_resp_stream_wait(int status, ssize_t (*fill)(void *ctx, uint64_t pos, char *out, size_t cap),
+                      void *ctx, void (*free_ctx)(void *ctx), struct http_waker **waker)
+{
+    struct http_waker *w = calloc(1, sizeof *w);
+    if (!w) {
+        if (free_ctx)
+            free_ctx(ctx);
+        return NULL;
+    }
+    pthread_mutex_init(&w->mu, NULL);
+    w->refs = 2;
+    struct http_resp *resp = http_resp_stream(status, UINT64_MAX, fill, ctx, free_ctx);
+    if (!resp) {
+        pthread_mutex_destroy(&w->mu);
+        free(w);
+        return NULL;
+    }
+    resp->stream->waker = w;
+    *waker = w;
+    return resp;
 }
 
 struct http_resp *http_resp_stream(int status, uint64_t len,
@@ -294,6 +376,13 @@ enum MHD_Result http_req_queue(struct http_req *r)
         return MHD_NO; /* http_respond(NULL): close without an answer */
     if (resp->stream && resp->len == UINT64_MAX)
         resp->stream->counter = &r->streamed;
+    if (resp->stream && resp->stream->waker) {
+        struct http_waker *w = resp->stream->waker;
+        pthread_mutex_lock(&w->mu);
+        w->mc = r->mc;
+        pthread_mutex_unlock(&w->mu);
+        http_server_waker_add(r->srv, w);
+    }
     ok = MHD_queue_response(r->mc, (unsigned)resp->status, resp->mr);
     http_resp_free(resp); /* MHD holds its own reference */
     return ok;

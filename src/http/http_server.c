@@ -83,7 +83,33 @@ struct http_server {
     bool wd_stop;
     pthread_t wd;
     bool wd_running;
+    struct http_waker *wakers; /* parked-stream handles, under mu */
 };
+
+void http_server_waker_add(struct http_server *s, struct http_waker *w)
+{
+    pthread_mutex_lock(&s->mu);
+    w->srv = s;
+    w->prev = NULL;
+    w->next = s->wakers;
+    if (s->wakers)
+        s->wakers->prev = w;
+    s->wakers = w;
+    pthread_mutex_unlock(&s->mu);
+}
+
+void http_server_waker_remove(struct http_server *s, struct http_waker *w)
+{
+    pthread_mutex_lock(&s->mu);
+    if (w->prev)
+        w->prev->next = w->next;
+    else if (s->wakers == w)
+        s->wakers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    w->prev = w->next = NULL;
+    pthread_mutex_unlock(&s->mu);
+}
 
 bool http_server_draining(const struct http_server *s)
 {
@@ -606,7 +632,7 @@ int http_server_start(struct http_server *s)
         mem = 32 * 1024;
 
     flags = (s->poll_mode ? MHD_USE_POLL_INTERNAL_THREAD : MHD_USE_EPOLL_INTERNAL_THREAD) |
-            MHD_USE_ITC | MHD_USE_ERROR_LOG;
+            MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_DUAL_STACK;
     struct MHD_OptionItem opts[] = {
@@ -658,6 +684,11 @@ void http_server_stop(struct http_server *s)
     s->stopped = true;
     atomic_store(&s->draining, true);
     s->quiesced_fd = MHD_quiesce_daemon(s->d);
+    /* parked streams: wake them, they end (stream_cb sees draining) */
+    pthread_mutex_lock(&s->mu);
+    for (struct http_waker *w = s->wakers; w; w = w->next)
+        http_waker_wake(w);
+    pthread_mutex_unlock(&s->mu);
     until = tg_monotonic_us() + (int64_t)s->cfg.drain_timeout_s * 1000000;
     while (atomic_load(&s->active) > 0 && tg_monotonic_us() < until)
         usleep(10000);

@@ -602,6 +602,128 @@ static void test_drain(void **state)
     port = saved;
 }
 
+/* ---- a parked stream (Server-Sent Events style) ---- */
+
+static struct {
+    pthread_mutex_t mu;
+    char data[256];
+    size_t len, sent;
+    bool done;
+    struct http_waker *w;
+    atomic_int fills_waiting;
+} park = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static ssize_t park_fill(void *ctx, uint64_t pos, char *out, size_t cap)
+{
+    (void)ctx, (void)pos;
+    ssize_t n;
+    pthread_mutex_lock(&park.mu);
+    if (park.sent < park.len) {
+        n = (ssize_t)(park.len - park.sent < cap ? park.len - park.sent : cap);
+        memcpy(out, park.data + park.sent, (size_t)n);
+        park.sent += (size_t)n;
+    } else if (park.done) {
+        n = 0;
+    } else {
+        atomic_fetch_add(&park.fills_waiting, 1);
+        n = HTTP_STREAM_WAIT;
+    }
+    pthread_mutex_unlock(&park.mu);
+    return n;
+}
+
+static int park_headers(struct http_req *r, void *app)
+{
+    (void)app;
+    struct http_waker *w = NULL;
+    struct http_resp *resp = http_resp_stream_wait(200, park_fill, NULL, NULL, &w);
+    pthread_mutex_lock(&park.mu);
+    park.w = w;
+    pthread_mutex_unlock(&park.mu);
+    return http_respond(r, resp);
+}
+static const struct http_handler parker = {"park", park_headers, NULL, NULL, NULL, NULL};
+
+static void park_push(const char *text, bool done)
+{
+    pthread_mutex_lock(&park.mu);
+    size_t n = strlen(text);
+    memcpy(park.data + park.len, text, n);
+    park.len += n;
+    park.done = done;
+    struct http_waker *w = park.w;
+    pthread_mutex_unlock(&park.mu);
+    http_waker_wake(w);
+}
+
+static void wait_parked(void)
+{
+    for (int i = 0; i < 400 && atomic_load(&park.fills_waiting) == 0; i++)
+        usleep(5000);
+    assert_true(atomic_load(&park.fills_waiting) > 0);
+}
+
+static void test_parked_stream(void **state)
+{
+    struct http_config cfg = {.listen = "127.0.0.1:0", .threads = 1, .drain_timeout_s = 5};
+    struct http_server *s;
+    uint16_t saved = port;
+    char buf[4096];
+
+    (void)state;
+    assert_int_equal(http_server_new(&cfg, &s), 0);
+    assert_int_equal(http_server_route(s, "/park", &parker), 0);
+    http_server_default(s, &toy);
+    assert_int_equal(http_server_start(s), 0);
+    port = http_server_port(s);
+
+    int fd = raw_connect();
+    raw_send(fd, "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_parked();
+    /* the only worker thread is free while the stream is parked */
+    for (int i = 0; i < 3; i++) {
+        struct got g = {0};
+        CURL *c = curl_for("/x", &g);
+        curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 3000L);
+        assert_int_equal(curl_easy_perform(c), CURLE_OK);
+        curl_easy_cleanup(c);
+    }
+    park_push("event: one\n\n", false);
+    raw_recv(fd, buf, sizeof buf, "event: one", 3000);
+    assert_non_null(strstr(buf, "200"));
+    assert_non_null(strstr(buf, "event: one"));
+    atomic_store(&park.fills_waiting, 0);
+    wait_parked(); /* parked again */
+    park_push("event: two\n\n", true);
+    raw_recv(fd, buf, sizeof buf, "0\r\n\r\n", 3000); /* the chunked end */
+    assert_non_null(strstr(buf, "event: two"));
+    assert_non_null(strstr(buf, "0\r\n\r\n"));
+    close(fd);
+
+    /* a stream still parked when the server stops is ended, not waited for */
+    pthread_mutex_lock(&park.mu);
+    http_waker_release(park.w);
+    park.w = NULL;
+    park.len = park.sent = 0;
+    park.done = false;
+    pthread_mutex_unlock(&park.mu);
+    atomic_store(&park.fills_waiting, 0);
+    fd = raw_connect();
+    raw_send(fd, "GET /park HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_parked();
+    http_server_stop(s);
+    /* ended properly (a stream cut at the drain timeout would have no chunked end) */
+    raw_recv(fd, buf, sizeof buf, "0\r\n\r\n", 2000);
+    assert_non_null(strstr(buf, "0\r\n\r\n"));
+    close(fd);
+    http_server_free(s);
+    pthread_mutex_lock(&park.mu);
+    http_waker_release(park.w);
+    park.w = NULL;
+    pthread_mutex_unlock(&park.mu);
+    port = saved;
+}
+
 static void test_listen_parse(void **state)
 {
     static const struct {
@@ -648,7 +770,8 @@ int main(void)
         cmocka_unit_test(test_raw_target),      cmocka_unit_test(test_slow_client_cut),
         cmocka_unit_test(test_oversized_head),  cmocka_unit_test(test_file_and_head),
         cmocka_unit_test(test_stalled_reader),  cmocka_unit_test(test_drain),
-        cmocka_unit_test(test_listen_parse),    cmocka_unit_test(test_free_once),
+        cmocka_unit_test(test_parked_stream),   cmocka_unit_test(test_listen_parse),
+        cmocka_unit_test(test_free_once),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
