@@ -81,6 +81,18 @@ uint64_t http_req_body_received(const struct http_req *r);
 const char *http_req_client_addr(const struct http_req *r);
 void http_req_set_data(struct http_req *r, void *data);
 void *http_req_data(const struct http_req *r);
+/* In on_free (and after): the status answered (0: none) and the body bytes sent -- the
+ * whole body when the transfer completed, what a stream produced, 0 when a body of
+ * known length was cut (the library does not report partial sendfile progress). */
+int http_req_status(const struct http_req *r);
+uint64_t http_req_bytes_sent(const struct http_req *r);
+/* Requests finished so far, per route kind (the handler's name, "none" when unrouted)
+ * and status class (0: no status, 1..5: 1xx..5xx), with the body bytes sent. */
+#define HTTP_KINDS_MAX 16
+int http_server_counts_each(const struct http_server *s,
+                            int (*fn)(void *ctx, const char *kind, int status_class,
+                                      uint64_t requests, uint64_t bytes),
+                            void *ctx);
 /* Received time of the request head (tg_now_us clock). */
 int64_t http_req_start_us(const struct http_req *r);
 /* Set text added to this request's log line (e.g. "op=PutObject"); copied. Never put a

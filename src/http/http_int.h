@@ -50,6 +50,7 @@ struct http_req {
     int status;
     uint64_t resp_len;         /* body length of the answer (UINT64_MAX unknown) */
     _Atomic uint64_t streamed; /* bytes produced by a stream of unknown length */
+    bool finished_ok;          /* set before on_free */
     bool head;                 /* HEAD: no body is sent */
     void *data;
     char client[64];

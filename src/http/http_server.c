@@ -84,7 +84,68 @@ struct http_server {
     pthread_t wd;
     bool wd_running;
     struct http_waker *wakers; /* parked-stream handles, under mu */
+    struct kind_counts {
+        const char *name;
+        _Atomic uint64_t n[6], bytes;
+    } kinds[HTTP_KINDS_MAX + 1]; /* the last one: "none" and overflow */
+    size_t nkinds;
 };
+
+static void kind_register(struct http_server *s, const char *name)
+{
+    for (size_t i = 0; i < s->nkinds; i++)
+        if (strcmp(s->kinds[i].name, name) == 0)
+            return;
+    if (s->nkinds < HTTP_KINDS_MAX)
+        s->kinds[s->nkinds++].name = name;
+}
+
+static struct kind_counts *kind_of(struct http_server *s, const struct http_handler *h)
+{
+    if (h && h->name)
+        for (size_t i = 0; i < s->nkinds; i++)
+            if (s->kinds[i].name == h->name || strcmp(s->kinds[i].name, h->name) == 0)
+                return &s->kinds[i];
+    return &s->kinds[HTTP_KINDS_MAX];
+}
+
+int http_server_counts_each(const struct http_server *s,
+                            int (*fn)(void *ctx, const char *kind, int status_class,
+                                      uint64_t requests, uint64_t bytes),
+                            void *ctx)
+{
+    struct http_server *w = (struct http_server *)s;
+    for (size_t i = 0; i <= HTTP_KINDS_MAX; i++) {
+        if (i < HTTP_KINDS_MAX && i >= w->nkinds)
+            continue;
+        struct kind_counts *k = &w->kinds[i];
+        uint64_t bytes = atomic_load_explicit(&k->bytes, memory_order_relaxed);
+        for (int c = 0; c < 6; c++) {
+            uint64_t n = atomic_load_explicit(&k->n[c], memory_order_relaxed);
+            int rc;
+            /* the byte total rides on the first class with requests (one per kind) */
+            if (n && (rc = fn(ctx, i == HTTP_KINDS_MAX ? "none" : k->name, c, n, bytes)) < 0)
+                return rc;
+            if (n)
+                bytes = 0;
+        }
+    }
+    return 0;
+}
+
+int http_req_status(const struct http_req *r)
+{
+    return r->status;
+}
+
+uint64_t http_req_bytes_sent(const struct http_req *r)
+{
+    if (r->head)
+        return 0;
+    return r->resp_len == UINT64_MAX ? atomic_load(&((struct http_req *)r)->streamed)
+           : r->finished_ok          ? r->resp_len
+                                     : 0;
+}
 
 void http_server_waker_add(struct http_server *s, struct http_waker *w)
 {
@@ -182,6 +243,7 @@ int http_server_route(struct http_server *s, const char *prefix, const struct ht
     rt->len = strlen(prefix);
     rt->h = *h;
     s->nroutes++;
+    kind_register(s, h->name ? h->name : "none");
     return 0;
 }
 
@@ -189,6 +251,7 @@ void http_server_default(struct http_server *s, const struct http_handler *h)
 {
     s->dflt = *h;
     s->has_dflt = true;
+    kind_register(s, h->name ? h->name : "none");
 }
 
 static const struct http_handler *route_find(const struct http_server *s, struct str path)
@@ -404,12 +467,15 @@ void http_req_finish(struct http_req *r, enum MHD_RequestTerminationCode toe)
 {
     struct http_server *s = r->srv;
     bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK;
+    r->finished_ok = ok;
+    struct kind_counts *k = kind_of(s, r->h);
+    int sc = r->status >= 100 && r->status < 600 ? r->status / 100 : 0;
+    atomic_fetch_add_explicit(&k->n[sc], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&k->bytes, http_req_bytes_sent(r), memory_order_relaxed);
 
     if (s->cfg.log_requests) {
         char path[HTTP_LOG_PATH_MAX + 4];
-        uint64_t bytes = r->resp_len == UINT64_MAX ? atomic_load(&r->streamed)
-                         : ok                      ? r->resp_len
-                                                   : 0;
+        uint64_t bytes = http_req_bytes_sent(r);
         log_path(r, path, sizeof path);
         char status[16] = "-"; /* "-": MHD refused the head itself (431, 400) */
         if (r->status)

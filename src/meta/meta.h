@@ -96,6 +96,38 @@ int meta_horizon_raise(struct meta_gate *mg, const char *bucket, const struct me
                        size_t n);
 int meta_horizon_get(struct meta_gate *mg, const char *bucket, struct str key, int64_t *out);
 
+/* ---- analytics (meta_stats.c): raw events and saved rollup windows ---- */
+
+/* A raw analytics event as stored (no client address, no salt: only the visitor hash). */
+struct meta_event {
+    int64_t t_us;
+    int kind, status;
+    const char *grant, *token, *key;
+    uint64_t bytes;
+    bool range;
+    const uint8_t *visitor; /* 16 bytes */
+    const char *family, *os, *device, *referrer, *detail;
+};
+struct meta_stats; /* a connection of its own, guarded by a mutex */
+int meta_stats_open(struct meta *m, struct meta_stats **out);
+void meta_stats_close(struct meta_stats *ms); /* NULL-safe */
+/* One transaction for the batch. */
+int meta_stats_insert(struct meta_stats *ms, const struct meta_event *ev, size_t n);
+/* Events with from_us <= t_us < to_us in time order; fn < 0 stops with it. */
+int meta_stats_scan(struct meta_stats *ms, int64_t from_us, int64_t to_us,
+                    int (*fn)(void *ctx, const struct meta_event *e), void *ctx);
+/* Distinct visitors per grant in [from_us, to_us). */
+int meta_stats_visitors(struct meta_stats *ms, int64_t from_us, int64_t to_us,
+                        int (*fn)(void *ctx, const char *grant, uint64_t n), void *ctx);
+/* Requests, downloads (kind given), bytes of downloads, distinct visitors in the range. */
+int meta_stats_pulse(struct meta_stats *ms, int64_t from_us, int64_t to_us, int download_kind,
+                     uint64_t out[4]);
+int meta_stats_first(struct meta_stats *ms, int64_t *t_us); /* -ERR_NOT_FOUND when none */
+/* Saved windows (JSON text): get is -ERR_NOT_FOUND when never saved; put keeps the first. */
+int meta_stats_window_get(struct meta_stats *ms, int window, int64_t start, char **json);
+int meta_stats_window_put(struct meta_stats *ms, int window, int64_t start, const char *json);
+int meta_stats_delete_before(struct meta_stats *ms, int64_t before_us, uint64_t *deleted);
+
 /* ---- lifecycle (meta_lifecycle.c): S3 bucket lifecycle rules, lifecycle runs ---- */
 
 /* One rule set by S3 PutBucketLifecycleConfiguration. A bucket's rules are replaced
