@@ -12,6 +12,8 @@
  *   GET  /api/admin/status | /api/admin/events        health JSON; events (SSE)
  *   GET  /admin, /admin/grants, /admin/tokens ...     admin pages
  *   GET  /static/portal.css
+ *   GET  /metrics                                      Prometheus text format
+ *   GET  /api/admin/stats | /api/admin/pulse | /admin/stats   analytics
  *
  * Every answer that carries a token or a link is no-store, no-referrer, under a strict
  * CSP. Tokens never reach a log: the request's log note names gate_token_tag().
@@ -25,6 +27,7 @@
 
 struct events;
 struct gate;
+struct stats;
 struct meta;
 struct store;
 
@@ -43,6 +46,19 @@ struct portal_config {
     /* GET /api/admin/status: builds the health JSON (json_t *) at `now`; NULL: 404 */
     int (*status)(void *ctx, int64_t now, void **json_out);
     void *status_ctx;
+    /* Analytics: portal and API views, rejected tokens, links minted; /admin/stats,
+     * /api/admin/stats, /api/admin/pulse. NULL: no events, those pages 404. */
+    struct stats *stats;
+    /* /metrics: the HTTP server's request counters (http_server_counts_each's shape),
+     * and more metric families appended by the caller (publish, lifecycle); NULL: none. */
+    int (*http_counts)(void *ctx,
+                       int (*fn)(void *fctx, const char *kind, int status_class, uint64_t requests,
+                                 uint64_t bytes),
+                       void *fctx);
+    void *http_counts_ctx;
+    int (*metrics_extra)(void *ctx, int64_t now, struct buf *out);
+    void *metrics_extra_ctx;
+    bool metrics_public; /* /metrics without the admin key */
 };
 
 struct portal;
@@ -56,6 +72,8 @@ void portal_free(struct portal *p); /* NULL-safe */
 void portal_member_handler(struct portal *p, struct http_handler *out);
 void portal_admin_handler(struct portal *p, struct http_handler *out);
 void portal_static_handler(struct portal *p, struct http_handler *out);
+/* "/metrics": Prometheus text; the admin key (Bearer) unless metrics_public. */
+void portal_metrics_handler(struct portal *p, struct http_handler *out);
 
 /* HTML text escaping (& < > " ') appended to b. */
 int portal_html_escape(struct buf *b, struct str s);

@@ -86,8 +86,9 @@ static uint32_t fnv1a(const char *s)
 
 int portal_link_mint(struct portal *p, const struct gate_principal *pr, const char *key,
                      const char *filename, int64_t now, int64_t ttl, struct buf *url,
-                     int64_t *expires_at)
+                     int64_t *expires_at, bool *fresh)
 {
+    *fresh = false;
     struct buf id = BUF_INIT;
     int rc = buf_printf(&id, "%s\n%c%" PRId64 "\n%" PRIu64 "\n%" PRId64 "\n%s\n%s", pr->grant->name,
                         pr->kind == GATE_TOKEN_NAMED ? 'n' : 'p',
@@ -113,6 +114,7 @@ int portal_link_mint(struct portal *p, const struct gate_principal *pr, const ch
     struct buf u = BUF_INIT;
     int64_t exp = 0;
     rc = gate_link_mint(p->cfg.gate, pr, str_c(key), filename, now, ttl, &u, &exp);
+    *fresh = rc == 0;
     if (rc == 0)
         rc = buf_addstr(url, buf_str(&u));
     if (rc == 0) {

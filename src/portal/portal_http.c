@@ -201,6 +201,10 @@ static int static_headers(struct http_req *req, void *app)
 {
     return on_headers_route(req, app, ROUTE_STATIC);
 }
+static int metrics_headers(struct http_req *req, void *app)
+{
+    return on_headers_route(req, app, ROUTE_METRICS);
+}
 
 static int on_body(struct http_req *req, void *app, const uint8_t *data, size_t n)
 {
@@ -247,6 +251,9 @@ static void on_done(struct http_req *req, void *app)
     case ROUTE_STATIC:
         portal_static_done(c);
         break;
+    case ROUTE_METRICS:
+        portal_metrics_done(c);
+        break;
     }
     if (!http_req_responded(req))
         http_respond_text(req, 500, "text/plain", "internal error\n");
@@ -277,4 +284,9 @@ void portal_admin_handler(struct portal *p, struct http_handler *out)
 void portal_static_handler(struct portal *p, struct http_handler *out)
 {
     *out = (struct http_handler){"static", static_headers, on_body, on_done, on_free, p};
+}
+
+void portal_metrics_handler(struct portal *p, struct http_handler *out)
+{
+    *out = (struct http_handler){"metrics", metrics_headers, on_body, on_done, on_free, p};
 }

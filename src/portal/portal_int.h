@@ -26,7 +26,7 @@
 #define PORTAL_LIST_TTL_US 1000000 /* a listing is reused for at most 1 s */
 #define PORTAL_MEMO_SLOTS 1024     /* links minted this second */
 
-enum portal_route { ROUTE_MEMBER, ROUTE_ADMIN, ROUTE_STATIC };
+enum portal_route { ROUTE_MEMBER, ROUTE_ADMIN, ROUTE_STATIC, ROUTE_METRICS };
 
 struct portal_session {
     char id[PORTAL_ID_LEN + 1]; /* cookie value; "" = free slot */
@@ -115,7 +115,7 @@ void portal_list_put(struct portal_listing_ref *r); /* NULL-safe */
  * the same URL byte for byte; the memo only skips recomputing it. */
 int portal_link_mint(struct portal *p, const struct gate_principal *pr, const char *key,
                      const char *filename, int64_t now, int64_t ttl, struct buf *url,
-                     int64_t *expires_at);
+                     int64_t *expires_at, bool *fresh); /* fresh: not from the memo */
 void portal_cache_clear(struct portal *p);
 
 /* ---- responses (portal_http.c) ---- */
@@ -144,6 +144,17 @@ extern const size_t PORTAL_CSS_LEN;
 void portal_member_done(struct portal_req *c);
 void portal_admin_done(struct portal_req *c);
 void portal_static_done(struct portal_req *c);
+void portal_metrics_done(struct portal_req *c);
+/* The admin key as "Authorization: Bearer <key>" (constant time; portal_admin.c). */
+bool portal_bearer_ok(struct portal *p, struct http_req *req);
+
+/* ---- analytics (portal_stats.c) ---- */
+/* /api/admin/stats and /api/admin/pulse (already authenticated); false: not these. */
+bool portal_stats_api(struct portal_req *c, struct str path, int64_t now);
+/* The /admin/stats page's content (between the admin header and footer). */
+int portal_stats_html(struct portal *p, struct str query, int64_t now, struct buf *b);
+/* The Prometheus text of /metrics. */
+int portal_metrics_text(struct portal *p, int64_t now, struct buf *b);
 void portal_sessions_clear(struct portal *p);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 
 #include "portal/portal_int.h"
+#include "stats/stats.h"
 
 static const char REFUSED_TITLE[] = "This link is not valid any more";
 static const char REFUSED_BODY[] =
@@ -38,6 +39,32 @@ struct member {
     char note[GATE_NAME_MAX + GATE_TAG_LEN + 16]; /* "grant=<g> tok#<8 hex>" */
 };
 
+/* One analytics event for this request (stats.h). pr NULL: the token's tag. */
+static void member_event(struct member *m, enum stats_kind kind, const struct gate_principal *pr,
+                         const char *key, int status, const char *detail)
+{
+    struct stats *st = m->c->p->cfg.stats;
+    if (!st)
+        return;
+    struct http_req *req = m->c->req;
+    char grant[GATE_NAME_MAX], token[STATS_TOKEN_MAX] = "";
+    snprintf(grant, sizeof grant, "%.*s", STR_FMT(m->grant));
+    if (pr && pr->kind == GATE_TOKEN_NAMED)
+        snprintf(token, sizeof token, "named#%lld", (long long)pr->named_id);
+    else if (pr)
+        snprintf(token, sizeof token, "period#%lld", (long long)pr->period);
+    else if (m->token.len)
+        gate_token_tag(buf_str(&m->token), token);
+    struct str ua = STR_NULL, ref = STR_NULL, xff = STR_NULL;
+    http_req_header(req, "user-agent", &ua);
+    http_req_header(req, "referer", &ref);
+    http_req_header(req, "x-forwarded-for", &xff);
+    struct stats_hit h = {
+        kind, grant, token, key, detail, status, 0, false, str_c(http_req_client_addr(req)),
+        xff,  ua,    ref,   0};
+    stats_record(st, &h);
+}
+
 static void send_notice(struct portal_req *c, int status, const char *title, const char *html,
                         const char *const *headers)
 {
@@ -56,6 +83,9 @@ static void refuse(struct member *m, int rc)
     char note[sizeof m->note + 48];
     snprintf(note, sizeof note, "%s%serr=%s", m->note, m->note[0] ? " " : "", err_name(rc));
     http_req_log_note(c->req, note);
+    if (status == 403 || rc == -ERR_RATE_LIMITED)
+        member_event(m, STATS_REJECTED, NULL, "", rc == -ERR_RATE_LIMITED ? 429 : 403,
+                     err_name(rc));
     if (rc == -ERR_RATE_LIMITED) {
         int64_t after = gate_retry_after(g, http_req_client_addr(c->req), tg_now());
         char ra[24];
@@ -182,7 +212,12 @@ static int link_for(struct member *m, const struct gate_principal *pr, const str
     /* A named token's links do not outlive the token. */
     if (pr->kind == GATE_TOKEN_NAMED && pr->expires_at > 0 && pr->expires_at - now < ttl)
         ttl = pr->expires_at - now > 0 ? pr->expires_at - now : 1;
-    return portal_link_mint(p, pr, f->key, f->filename, now, ttl, &out->url, &out->expires_at);
+    bool fresh = false;
+    int rc =
+        portal_link_mint(p, pr, f->key, f->filename, now, ttl, &out->url, &out->expires_at, &fresh);
+    if (rc == 0 && fresh && !m->head)
+        member_event(m, STATS_LINK_MINTED, pr, f->key, 200, "");
+    return rc;
 }
 
 struct minted {
@@ -463,6 +498,7 @@ static void answer_file(struct member *m, const struct gate_principal *pr, int64
     }
     if (rc == 0) {
         const char *const h[] = {"Location", buf_cstr(&k.url), NULL};
+        member_event(m, STATS_LINK_MINTED, pr, buf_cstr(&key), 302, "redirect");
         portal_send(m->c, 302, NULL, NULL, h);
     } else {
         refuse(m, rc);
@@ -542,6 +578,8 @@ void portal_member_done(struct portal_req *c)
         answer_json(&m, &pr, &lr->l, &mi, now);
     else
         answer_html(&m, &pr, &lr->l, &mi, now);
+    if (rc == 0 && !m.head)
+        member_event(&m, m.kind == M_API ? STATS_API_VIEW : STATS_PORTAL_VIEW, &pr, "", 200, "");
     minted_release(&mi, &lr->l);
     portal_list_put(lr);
 out:

@@ -172,6 +172,7 @@ int s3_xml_parse(struct str body, int (*fn)(void *ctx, const char *path, const c
 
 struct store;
 struct meta;
+struct stats;
 struct s3_api_config {
     struct store *store;
     s3_secret_fn secret; /* access keys */
@@ -189,6 +190,9 @@ struct s3_api_config {
     /* Where bucket lifecycle configurations are kept (meta_lc_rules_*); NULL: the
      * lifecycle sub-resource answers NotImplemented. */
     struct meta *meta;
+    /* Analytics: one event per request (a download for a GET through a gate link, an
+     * S3 call otherwise; a refused link is a rejection). NULL: none. */
+    struct stats *stats;
 };
 struct s3_api;
 int s3_api_new(const struct s3_api_config *cfg, struct s3_api **out);

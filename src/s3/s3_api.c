@@ -15,6 +15,7 @@
 
 #include "crypto/crypto.h"
 #include "s3/s3_int.h"
+#include "stats/stats.h"
 
 static const char XML_DECL[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 #define S3_NS "http://s3.amazonaws.com/doc/2006-03-01/"
@@ -209,31 +210,11 @@ static const struct op_name OP_NAMES[] = {
 
 /* Sub-resources we do not implement: answered NotImplemented at once. */
 static const char *const UNSUPPORTED[] = {
-    "accelerate",
-    "analytics",
-    "cors",
-    "encryption",
-    "intelligent-tiering",
-    "inventory",
-    "legal-hold",
-    "logging",
-    "metrics",
-    "notification",
-    "object-lock",
-    "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
-    "replication",
-    "requestPayment",
-    "restore",
-    "retention",
-    "select",
-    "tagging",
-    "torrent",
-    "website",
-    "attributes",
-    NULL,
+    "accelerate",  "analytics",         "cors",    "encryption",   "intelligent-tiering",
+    "inventory",   "legal-hold",        "logging", "metrics",      "notification",
+    "object-lock", "ownershipControls", "policy",  "policyStatus", "publicAccessBlock",
+    "replication", "requestPayment",    "restore", "retention",    "select",
+    "tagging",     "torrent",           "website", "attributes",   NULL,
 };
 
 static int classify(struct s3_ctx *c)
@@ -806,11 +787,52 @@ static void on_done(struct http_req *req, void *app)
         s3_respond_error(c, -ERR_INTERNAL);
 }
 
+/* The request's analytics event: a download when a GET came through a gate link, a
+ * rejection when such a link was refused, an S3 call otherwise. */
+static void record(struct s3_ctx *c)
+{
+    struct http_req *req = c->req;
+    struct buf grant = BUF_INIT, tok = BUF_INIT;
+    char token[STATS_TOKEN_MAX] = "";
+    struct str ua = STR_NULL, ref = STR_NULL, xff = STR_NULL, rh;
+    int status = http_req_status(req);
+    bool link = (c->op == OP_GET_OBJECT || c->op == OP_HEAD_OBJECT) &&
+                query_get_decoded(c->query, "x-tollgate-grant", &grant) == 0;
+    http_req_header(req, "user-agent", &ua);
+    http_req_header(req, "referer", &ref);
+    http_req_header(req, "x-forwarded-for", &xff);
+    if (link && query_get_decoded(c->query, "x-tollgate-token", &tok) == 0 && tok.len > 1)
+        snprintf(token, sizeof token, "%s#%s", tok.ptr[0] == 'n' ? "named" : "period", tok.ptr + 1);
+    enum stats_kind kind = STATS_S3_CALL;
+    if (link && status == 403)
+        kind = STATS_REJECTED;
+    else if (link && c->op == OP_GET_OBJECT && !ua_is_link_preview(ua))
+        kind = STATS_DOWNLOAD;
+    struct stats_hit h = {kind,
+                          link ? buf_cstr(&grant) : "",
+                          token,
+                          buf_cstr(&c->key),
+                          kind == STATS_REJECTED ? "link" : c->op_name,
+                          status,
+                          http_req_bytes_sent(req),
+                          http_req_header(req, "range", &rh),
+                          str_c(http_req_client_addr(req)),
+                          xff,
+                          ua,
+                          ref,
+                          0};
+    stats_record(c->api->cfg.stats, &h);
+    buf_release(&grant);
+    buf_release(&tok);
+}
+
 static void on_free(struct http_req *req, void *app)
 {
     struct s3_ctx *c = http_req_data(req);
     if (!c)
         return;
+    if (c->api->cfg.stats)
+        record(c);
     store_put_abort(c->put);
     s3_chunked_free(c->chunked);
     s3_cksum_release(&c->ck);

@@ -2,6 +2,7 @@
  * meta's raw events and saved windows. */
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,15 @@ struct stats {
     bool stop, thread_started;
     pthread_t thread;
     uint64_t dropped; /* under mu */
+    _Atomic uint64_t recorded[STATS_KIND_COUNT];
 };
+
+uint64_t stats_recorded(const struct stats *st, enum stats_kind kind)
+{
+    return st && (unsigned)kind < STATS_KIND_COUNT
+               ? atomic_load(&((struct stats *)st)->recorded[kind])
+               : 0;
+}
 
 static void copy(char *dst, size_t cap, const char *s, size_t n)
 {
@@ -66,6 +75,8 @@ void stats_record(struct stats *st, const struct stats_hit *h)
 {
     if (!st || !st->set.enabled)
         return;
+    if ((unsigned)h->kind < STATS_KIND_COUNT)
+        atomic_fetch_add_explicit(&st->recorded[h->kind], 1, memory_order_relaxed);
     struct str addr = stats_client_addr(st->proxies, h->peer, h->xff);
     pthread_mutex_lock(&st->mu);
     if (st->n >= STATS_BUFFER_MAX) {

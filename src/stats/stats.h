@@ -182,6 +182,8 @@ struct stats_hit {
 void stats_record(struct stats *st, const struct stats_hit *h); /* NULL-safe */
 int stats_flush(struct stats *st);                              /* what is buffered, now */
 uint64_t stats_dropped(const struct stats *st);
+/* Events recorded by this process since it started, per kind (for /metrics). */
+uint64_t stats_recorded(const struct stats *st, enum stats_kind kind);
 
 /* {"window", "from", "to", "visitors_are", "series": [...], "top_keys", "top_tokens",
  * "top_referrers"}; from/to: dates or ISO times (to inclusive for a date); grant NULL =
