@@ -101,6 +101,23 @@ static int put_text(struct store *st, const char *bucket, const char *key, const
     return rc;
 }
 
+static void replace_path(char *msg, const char *path, const char *key)
+{
+    char out[PUBLISH_ERRMSG_MAX];
+    size_t o = 0, pl = strlen(path), kl = strlen(key);
+    for (const char *p = msg; *p && o + 1 < sizeof out;) {
+        if (strncmp(p, path, pl) == 0 && o + kl + 1 < sizeof out) {
+            memcpy(out + o, key, kl);
+            o += kl;
+            p += pl;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    memcpy(msg, out, o + 1);
+}
+
 /* "<grant>/<YYYY-MM-DD>.<ext>" -> grant, date, name; false when off the pattern. */
 static bool parse_key(const char *rest, char grant[GATE_NAME_MAX], char date[11], const char **name)
 {
@@ -190,6 +207,8 @@ int publish_inbox_scan(const struct publish_opts *o, struct gate *g,
                 po.date = date;
                 po.columns = NULL;
                 ok = publish_run(&po, &r, perr) == 0;
+                if (!ok)
+                    replace_path(perr, path, key); /* name the inbox key, not our temp copy */
             }
             unlink(path);
         }
