@@ -58,13 +58,14 @@ int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_presign(int argc, char **argv);
-int cmd_token(int argc, char **argv); /* cli_token.c */
-int cmd_links(int argc, char **argv); /* cli_links.c */
-int cmd_publish(int argc, char **argv); /* cli_publish.c */
+int cmd_token(int argc, char **argv);     /* cli_token.c */
+int cmd_links(int argc, char **argv);     /* cli_links.c */
+int cmd_publish(int argc, char **argv);   /* cli_publish.c */
 int cmd_lifecycle(int argc, char **argv); /* cli_lifecycle.c */
-int cmd_demo(int argc, char **argv);    /* cli_demo.c */
+int cmd_demo(int argc, char **argv);      /* cli_demo.c */
 
 int cmd_health(int argc, char **argv); /* cli_health.c */
+int cmd_stats(int argc, char **argv);  /* cli_stats.c */
 
 /* Health JSON (events.h) of the grants named (NULL/0: all) at `now`, with the last run
  * of lc (NULL: unknown); serving: a missing or old lifecycle run is a problem. Shared by

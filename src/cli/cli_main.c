@@ -13,6 +13,7 @@
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 #define TOLLGATE_VERSION "0.1.0"
@@ -38,9 +39,11 @@ static const struct {
     {"links", cmd_links, "print the current (and next) member link of each grant"},
     {"token", cmd_token, "named tokens (create, list, revoke) and emergency rotation"},
     {"publish", cmd_publish, "publish a day's file for a grant: daily, month-to-date, monthly"},
-    {"lifecycle", cmd_lifecycle, "retention: plan or apply retirement, deletion after links expire"},
+    {"lifecycle", cmd_lifecycle,
+     "retention: plan or apply retirement, deletion after links expire"},
     {"demo", cmd_demo, "init a directory, publish 40 days of demo data for 3 tiers, serve"},
     {"health", cmd_health, "is every grant fresh? newest daily, MTD, retention, next rotation"},
+    {"stats", cmd_stats, "download analytics: views, downloads, bytes, visitors, top files"},
     {"parquet", cli_parquet_main, "inspect, concatenate, splice, project and generate Parquet"},
     {"help", cmd_help, "show this help"},
     {"version", cmd_version, "print the version"},
@@ -128,24 +131,19 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
     int rc;
     struct buf b = BUF_INIT;
     memset(s, 0, sizeof *s);
-    /* the server's keys and the gate's [grant NAME] keys */
-    size_t nk = 0, ng = 0, nl = 0;
-    while (KNOWN_KEYS[nk])
-        nk++;
-    while (gate_config_keys[ng])
-        ng++;
-    while (lifecycle_config_keys[nl])
-        nl++;
-    size_t ne = 0; /* [webhook NAME] and [health]: events.h */
-    while (events_config_keys[ne])
-        ne++;
-    const char *known[sizeof KNOWN_KEYS / sizeof KNOWN_KEYS[0] + 48];
-    if (nk + ng + nl + ne + 1 > sizeof known / sizeof known[0])
-        return -ERR_INTERNAL;
-    memcpy(known, KNOWN_KEYS, nk * sizeof *known);
-    memcpy(known + nk, gate_config_keys, ng * sizeof *known);
-    memcpy(known + nk + ng, lifecycle_config_keys, nl * sizeof *known);
-    memcpy(known + nk + ng + nl, events_config_keys, (ne + 1) * sizeof *known);
+    /* every module's keys: the server's, [grant NAME], [lifecycle NAME], [webhook NAME]
+     * and [health] (events.h), [stats] */
+    const char *const *const lists[] = {KNOWN_KEYS, gate_config_keys, lifecycle_config_keys,
+                                        events_config_keys, stats_config_keys};
+    const char *known[160];
+    size_t nk = 0;
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (const char *const *k = lists[l]; *k; k++) {
+            if (nk + 1 >= sizeof known / sizeof known[0])
+                return -ERR_INTERNAL;
+            known[nk++] = *k;
+        }
+    known[nk] = NULL;
     if ((rc = cfg_check_known(c, known, err)) < 0)
         return rc;
     s->listen = strdup(cfg_get(c, "server", "listen", "127.0.0.1:8080"));
