@@ -170,9 +170,9 @@ static int select_kind(const struct lc_grant *g, const char *prefix, int kind, s
         struct lc_obj *o = &objs[i];
         if (o->retired_us || !layout_match(prefix, kind, o->key, cur, NULL))
             continue;
-        size_t rank = 0;
-        while (rank < nu && strcmp(per[rank], cur) != 0)
-            rank++;
+        /* per[] is sorted newest first: the rank is the index found */
+        char(*hit)[PERIOD_MAX] = bsearch(cur, per, nu, sizeof *per, period_cmp_desc);
+        size_t rank = hit ? (size_t)(hit - per) : nu;
         if (rank < keep)
             continue;
         if (kind == K_DAILY) {
