@@ -119,9 +119,10 @@ int meta_stats_scan(struct meta_stats *ms, int64_t from_us, int64_t to_us,
 /* Distinct visitors per grant in [from_us, to_us). */
 int meta_stats_visitors(struct meta_stats *ms, int64_t from_us, int64_t to_us,
                         int (*fn)(void *ctx, const char *grant, uint64_t n), void *ctx);
-/* Requests, downloads (kind given), bytes of downloads, distinct visitors in the range. */
+/* Requests (events not of not_request_kind), downloads (of download_kind), their bytes,
+ * distinct visitors in the range. */
 int meta_stats_pulse(struct meta_stats *ms, int64_t from_us, int64_t to_us, int download_kind,
-                     uint64_t out[4]);
+                     int not_request_kind, uint64_t out[4]);
 int meta_stats_first(struct meta_stats *ms, int64_t *t_us); /* -ERR_NOT_FOUND when none */
 /* Saved windows (JSON text): get is -ERR_NOT_FOUND when never saved; put keeps the first. */
 int meta_stats_window_get(struct meta_stats *ms, int window, int64_t start, char **json);

@@ -20,7 +20,7 @@ static const char *const SQL[Q_COUNT] = {
     [Q_SCAN] = "SELECT " EV_COLS " FROM stats_events WHERE t_us >= ? AND t_us < ? ORDER BY t_us",
     [Q_VISITORS] = "SELECT grant_name, COUNT(DISTINCT visitor) FROM stats_events "
                    "WHERE t_us >= ? AND t_us < ? GROUP BY grant_name",
-    [Q_PULSE] = "SELECT COUNT(*), COALESCE(SUM(kind = ?3), 0), "
+    [Q_PULSE] = "SELECT COALESCE(SUM(kind != ?4), 0), COALESCE(SUM(kind = ?3), 0), "
                 "COALESCE(SUM(CASE WHEN kind = ?3 THEN bytes ELSE 0 END), 0), "
                 "COUNT(DISTINCT visitor) FROM stats_events WHERE t_us >= ?1 AND t_us < ?2",
     [Q_FIRST] = "SELECT MIN(t_us) FROM stats_events",
@@ -207,13 +207,14 @@ int meta_stats_visitors(struct meta_stats *ms, int64_t from_us, int64_t to_us,
 }
 
 int meta_stats_pulse(struct meta_stats *ms, int64_t from_us, int64_t to_us, int download_kind,
-                     uint64_t out[4])
+                     int not_request_kind, uint64_t out[4])
 {
     sqlite3_stmt *st = take(ms, Q_PULSE);
     int rc = 0;
     sqlite3_bind_int64(st, 1, from_us);
     sqlite3_bind_int64(st, 2, to_us);
     sqlite3_bind_int(st, 3, download_kind);
+    sqlite3_bind_int(st, 4, not_request_kind);
     if (sqlite3_step(st) == SQLITE_ROW)
         for (int i = 0; i < 4; i++)
             out[i] = (uint64_t)sqlite3_column_int64(st, i);

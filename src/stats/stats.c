@@ -589,7 +589,7 @@ int stats_pulse(struct stats *st, int64_t now, json_t **out)
     uint64_t v[4] = {0};
     int64_t to = now * 1000000 + 1000000;
     int rc = meta_stats_pulse(st->ms, to - st->set.pulse_window_s * 1000000 - 1000000, to,
-                              STATS_DOWNLOAD, v);
+                              STATS_DOWNLOAD, STATS_LINK_MINTED, v);
     if (rc < 0)
         return rc;
     *out = json_pack("{s:I, s:I, s:I, s:I, s:I}", "window_minutes",
