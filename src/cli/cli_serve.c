@@ -1,9 +1,12 @@
 /* cli_serve.c -- `tollgate serve`: opens the data directory and the gate, wires the
  * routes (S3 API as the default, /healthz, the portal's /downloads/, /api/downloads/,
- * /admin, /api/admin/, /static/), serves until SIGINT/SIGTERM, then drains in-flight
+ * /admin, /api/admin/ -- with status and events --, /static/), starts the scheduler
+ * (cli_sched.c: inbox, lifecycle, events) and the webhook deliverer, serves until
+ * SIGINT/SIGTERM, then stops the scheduler, ends the event streams and drains in-flight
  * requests for at most drain_timeout (default 5 s). Signals are taken with sigwait on
  * the main thread; every other thread has them blocked. */
 #include <getopt.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <time.h>
 #include <signal.h>
@@ -11,8 +14,10 @@
 #include <stdlib.h>
 
 #include "cli/cli.h"
+#include "events/events.h"
 #include "gate/gate.h"
 #include "http/http.h"
+#include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
 #include "portal/portal.h"
 #include "s3/s3.h"
@@ -23,8 +28,11 @@ static const char USAGE[] =
     "\n"
     "Serves the S3 API (path-style: http://HOST:PORT/BUCKET/KEY), the member portal\n"
     "(/downloads/GRANT?t=TOKEN, /api/downloads/GRANT), the admin pages (/admin) and API\n"
-    "(/api/admin/), and /healthz from the\n"
-    "data directory of the configuration. Listen address and data directory come from\n"
+    "(/api/admin/, with /api/admin/status and the event stream /api/admin/events), and\n"
+    "/healthz from the data directory of the configuration. A scheduler publishes what\n"
+    "lands in inbox/GRANT/DATE.EXT every 15 s and runs the lifecycle pass hourly and\n"
+    "after each inbox publish; webhooks ([webhook NAME]) get the events.\n"
+    "Listen address and data directory come from\n"
     "the config ([server] listen, data_dir); --listen overrides the address (port 0\n"
     "picks a free port; the bound address is logged as 'listening on ...').\n"
     "SIGINT or SIGTERM stop accepting, let in-flight requests finish for at most\n"
@@ -71,41 +79,36 @@ static void health_done(struct http_req *req, void *app)
         http_respond_text(req, 200, "text/plain", "ok\n");
 }
 
-/* Blob GC until the lifecycle scheduler owns it: once at start, then hourly. */
-#define GC_INTERVAL_S 3600
-#define GC_GRACE_S 3600
-
-struct maint {
-    struct store *store;
+/* GET /api/admin/status: the health JSON with the last lifecycle run. The status
+ * handle is its own lifecycle (one caller at a time each): the scheduler owns the other. */
+struct status {
+    struct cli_app *app;
+    struct lifecycle *lc;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
 };
 
-static void *maint_main(void *arg)
+static int status_build(void *ctx, int64_t now, void **out)
 {
-    struct maint *m = arg;
-    pthread_mutex_lock(&m->mu);
-    while (!m->stop) {
-        pthread_mutex_unlock(&m->mu);
-        unsigned removed = 0;
-        uint64_t bytes = 0;
-        int64_t t0 = tg_monotonic_us();
-        int rc = store_gc(m->store, GC_GRACE_S, &removed, &bytes);
-        if (rc < 0)
-            tg_log_error("gc: %s", err_message(rc));
-        else
-            tg_log_info("gc: removed %u unreferenced blobs (%llu bytes) in %lldms", removed,
-                        (unsigned long long)bytes, (long long)(tg_monotonic_us() - t0) / 1000);
-        pthread_mutex_lock(&m->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += GC_INTERVAL_S;
-        while (!m->stop && pthread_cond_timedwait(&m->cv, &m->mu, &until) == 0)
-            ;
+    struct status *st = ctx;
+    char err[256] = "";
+    pthread_mutex_lock(&st->mu);
+    int rc = cli_health_json(st->app, st->lc, NULL, 0, true, now, out, err);
+    pthread_mutex_unlock(&st->mu);
+    if (rc < 0)
+        tg_log_error("status: %s", err[0] ? err : err_message(rc));
+    return rc;
+}
+
+static int open_lifecycle(struct cli_app *app, struct lifecycle **out)
+{
+    char *err = NULL;
+    int rc =
+        lifecycle_open(&app->cfg, app->store, app->meta, app->gate, app->set.bucket, out, &err);
+    if (rc < 0) {
+        fprintf(stderr, "tollgate serve: %s\n", err ? err : err_message(rc));
+        free(err);
     }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
+    return rc;
 }
 
 int cmd_serve(int argc, char **argv)
@@ -151,7 +154,26 @@ int cmd_serve(int argc, char **argv)
     struct s3_api *api = NULL;
     struct portal *portal = NULL;
     struct http_server *srv = NULL;
+    struct events *ev = NULL;
+    struct lifecycle *lc_sched = NULL;
+    struct status stat = {&app, NULL, PTHREAD_MUTEX_INITIALIZER};
+    struct cli_sched *sched = NULL;
     int rc, status = 1;
+    char *err = NULL;
+    if ((rc = events_open(&app.cfg, &ev, &err)) < 0) {
+        fprintf(stderr, "tollgate serve: %s\n", err ? err : err_message(rc));
+        free(err);
+        goto out;
+    }
+    void *probe = NULL; /* the [health] keys are checked now, not at the first request */
+    char herr[256] = "";
+    if ((rc = cli_health_json(&app, NULL, NULL, 0, false, tg_now(), &probe, herr)) < 0) {
+        fprintf(stderr, "tollgate serve: %s\n", herr);
+        goto out;
+    }
+    json_decref(probe);
+    if ((rc = open_lifecycle(&app, &lc_sched)) < 0 || (rc = open_lifecycle(&app, &stat.lc)) < 0)
+        goto out;
     struct s3_api_config s3c = {
         .store = app.store,
         .secret = secret_lookup,
@@ -170,6 +192,9 @@ int cmd_serve(int argc, char **argv)
         .meta = app.meta,
         .bucket = app.set.bucket,
         .public_url = app.set.public_url,
+        .events = ev,
+        .status = status_build,
+        .status_ctx = &stat,
     };
     if ((rc = portal_new(&pc, &portal)) < 0)
         goto out;
@@ -215,27 +240,31 @@ int cmd_serve(int argc, char **argv)
     tg_log_info("tollgate listening on http://%s:%u (data %s, region %s, bucket %s)",
                 host[0] ? host : "0.0.0.0", http_server_port(srv), app.set.data_dir, app.set.region,
                 app.set.bucket);
-    struct maint maint = {app.store, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, false};
-    pthread_t maint_thread;
-    bool maint_running = pthread_create(&maint_thread, NULL, maint_main, &maint) == 0;
+    if ((rc = events_start(ev)) < 0)
+        tg_log_error("webhooks: cannot start the delivery thread: %s", err_message(rc));
+    if ((rc = cli_sched_start(&app, lc_sched, ev, &sched)) < 0)
+        tg_log_error("scheduler: cannot start: %s", err_message(rc));
     int sig = 0;
     sigwait(&sigs, &sig);
-    if (maint_running) {
-        pthread_mutex_lock(&maint.mu);
-        maint.stop = true;
-        pthread_cond_signal(&maint.cv);
-        pthread_mutex_unlock(&maint.mu);
-        pthread_join(maint_thread, NULL);
-    }
+    bool sched_stuck = cli_sched_stop(sched) < 0;
+    events_shutdown(ev); /* event streams end, so the drain does not wait for them */
     tg_log_info("tollgate: %s received: draining (at most %llds)",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.set.drain_timeout);
     http_server_stop(srv);
     tg_log_info("tollgate: stopped");
     status = 0;
+    if (sched_stuck) {
+        /* the scheduler thread still uses the store: leave everything to the exit */
+        http_server_free(srv);
+        return status;
+    }
 out:
     http_server_free(srv);
     portal_free(portal);
     s3_api_free(api);
+    events_close(ev);
+    lifecycle_close(stat.lc);
+    lifecycle_close(lc_sched);
     cli_app_close(&app);
     return status;
 }

@@ -68,6 +68,13 @@ void events_close(struct events *ev)
     free(ev);
 }
 
+static void notify_all(struct events *ev)
+{
+    for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++)
+        if (ev->subs[i] && ev->subs[i]->notify)
+            ev->subs[i]->notify(ev->subs[i]->notify_ctx);
+}
+
 uint64_t events_emit(struct events *ev, enum events_kind kind, void *payload)
 {
     json_t *o = payload;
@@ -112,6 +119,7 @@ uint64_t events_emit(struct events *ev, enum events_kind kind, void *payload)
     ev->last = seq;
     events_webhook_enqueue(ev, kind, seq, s);
     pthread_cond_broadcast(&ev->cv);
+    notify_all(ev);
     pthread_mutex_unlock(&ev->mu);
     return seq;
 }
@@ -123,6 +131,7 @@ void events_shutdown(struct events *ev)
     pthread_mutex_lock(&ev->mu);
     ev->closing = true;
     pthread_cond_broadcast(&ev->cv);
+    notify_all(ev);
     pthread_mutex_unlock(&ev->mu);
 }
 
@@ -136,12 +145,14 @@ uint64_t events_last_id(struct events *ev)
 
 /* ---- subscribers ---- */
 
-struct events_sub {
-    struct events *ev;
-    uint64_t cursor;     /* last seq sent */
-    int64_t last_out_us; /* monotonic: last bytes written (heartbeat clock) */
-    bool hello_sent;
-};
+void events_heartbeat_due(struct events *ev, int64_t now_us)
+{
+    for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++) {
+        struct events_sub *s = ev->subs[i];
+        if (s && s->notify && now_us - s->last_out_us >= (int64_t)EVENTS_HEARTBEAT_S * 1000000)
+            s->notify(s->notify_ctx);
+    }
+}
 
 int events_sub_open(struct events *ev, bool has_last, uint64_t last_id, struct events_sub **out)
 {
@@ -155,7 +166,13 @@ int events_sub_open(struct events *ev, bool has_last, uint64_t last_id, struct e
         return -ERR_UNAVAILABLE;
     }
     ev->n_subs++;
+    for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++)
+        if (!ev->subs[i]) {
+            ev->subs[i] = s;
+            break;
+        }
     s->ev = ev;
+    s->last_out_us = tg_monotonic_us();
     if (!has_last)
         s->cursor = ev->last;
     else if (last_id > ev->last)
@@ -163,9 +180,16 @@ int events_sub_open(struct events *ev, bool has_last, uint64_t last_id, struct e
     else
         s->cursor = last_id;
     pthread_mutex_unlock(&ev->mu);
-    s->last_out_us = tg_monotonic_us();
     *out = s;
     return 0;
+}
+
+void events_sub_notify(struct events_sub *s, void (*notify)(void *ctx), void *ctx)
+{
+    pthread_mutex_lock(&s->ev->mu);
+    s->notify = notify;
+    s->notify_ctx = ctx;
+    pthread_mutex_unlock(&s->ev->mu);
 }
 
 void events_sub_close(struct events_sub *s)
@@ -173,6 +197,9 @@ void events_sub_close(struct events_sub *s)
     if (!s)
         return;
     pthread_mutex_lock(&s->ev->mu);
+    for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++)
+        if (s->ev->subs[i] == s)
+            s->ev->subs[i] = NULL;
     s->ev->n_subs--;
     pthread_mutex_unlock(&s->ev->mu);
     free(s);
@@ -206,7 +233,9 @@ ssize_t events_sub_read(struct events_sub *s, char *out, size_t cap, int wait_ms
                          (unsigned long long)events_last_id(ev));
         put(out, cap, &n, line, (size_t)k);
         s->hello_sent = true;
+        pthread_mutex_lock(&ev->mu);
         s->last_out_us = tg_monotonic_us();
+        pthread_mutex_unlock(&ev->mu);
         return (ssize_t)n;
     }
     struct buf fr = BUF_INIT;
@@ -244,12 +273,12 @@ ssize_t events_sub_read(struct events_sub *s, char *out, size_t cap, int wait_ms
             break; /* the rest goes in the next call */
         s->cursor++;
     }
-    pthread_mutex_unlock(&ev->mu);
-    buf_release(&fr);
     int64_t now = tg_monotonic_us();
     if (n == 0 && now - s->last_out_us >= (int64_t)EVENTS_HEARTBEAT_S * 1000000)
         put(out, cap, &n, ": heartbeat\n\n", 13);
     if (n)
         s->last_out_us = now;
+    pthread_mutex_unlock(&ev->mu);
+    buf_release(&fr);
     return (ssize_t)n;
 }

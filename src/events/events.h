@@ -36,7 +36,6 @@ struct store;
 #define EVENTS_RING_MAX 1024          /* events kept for SSE cursors */
 #define EVENTS_SUBSCRIBERS_MAX 4      /* concurrent SSE subscribers; beyond: 503 */
 #define EVENTS_HEARTBEAT_S 15         /* SSE comment when nothing happened */
-#define EVENTS_SSE_WAIT_MS 250        /* longest a fill waits for an event */
 #define EVENTS_EVENT_MAX (16u << 10)  /* one event's JSON, bytes */
 #define EVENTS_WEBHOOKS_MAX 16        /* [webhook NAME] sections */
 #define EVENTS_WEBHOOK_TRIES 6        /* attempts per delivery */
@@ -55,10 +54,10 @@ struct events;
  * space-separated subset of the kinds; default all). Errors: "FILE:LINE: ..." in *err
  * (caller frees). Starts no thread. */
 int events_open(const struct cfg *c, struct events **out, char **err);
-/* Starts the webhook thread if any webhook is configured. */
+/* Starts the bus's thread: webhook deliveries and the subscribers' heartbeats. */
 int events_start(struct events *ev);
-/* Stops the webhook thread (waits at most EVENTS_STOP_WAIT_S: a delivery in flight
- * is abandoned) and frees. NULL-safe. Subscribers must be closed before. */
+/* Stops the thread (waits at most EVENTS_STOP_WAIT_S: a delivery in flight is
+ * abandoned) and frees. NULL-safe. Subscribers must be closed before. */
 void events_close(struct events *ev);
 size_t events_webhook_count(const struct events *ev);
 /* Ends every subscriber's stream (their next read returns -ERR_UNAVAILABLE): call before
@@ -77,7 +76,11 @@ struct events_sub;
  * last_id beyond the newest event (the server restarted) replays the whole ring.
  * -ERR_UNAVAILABLE (503) when EVENTS_SUBSCRIBERS_MAX are connected. */
 int events_sub_open(struct events *ev, bool has_last, uint64_t last_id, struct events_sub **out);
-void events_sub_close(struct events_sub *s); /* NULL-safe */
+/* notify(ctx) is called (from any thread, with the bus locked: it must not call back
+ * into the bus) when the subscriber has something to read: an event, a heartbeat due
+ * (the bus's thread checks every second), or the shutdown. NULL: no calls. */
+void events_sub_notify(struct events_sub *s, void (*notify)(void *ctx), void *ctx);
+void events_sub_close(struct events_sub *s); /* NULL-safe; no notify after it returns */
 /* Writes SSE text (whole frames, at most cap bytes) for the events after the cursor,
  * waiting at most wait_ms for one; ": heartbeat" when EVENTS_HEARTBEAT_S passed
  * without output. Returns bytes written (0: nothing yet), -ERR_UNAVAILABLE once
@@ -105,7 +108,8 @@ struct events_health_opts {
     bool has_lifecycle;        /* last_lifecycle_run is known */
     int64_t last_lifecycle_run;
     bool serving; /* a server runs the scheduler: a missing/old lifecycle run is a problem */
-    const char *const *grants; /* NULL: all grants; else names (unknown: -ERR_NOT_FOUND) */
+    const char *const
+        *grants; /* NULL or n_grants 0: all grants; else names (unknown: -ERR_NOT_FOUND) */
     size_t n_grants;
 };
 /* Reads [health] stale_after_hour (0..23) and lifecycle_max_age into o. */

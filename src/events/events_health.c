@@ -256,8 +256,9 @@ static json_t *grant_health(const struct events_health_opts *o, const struct gat
 
 int events_health(const struct events_health_opts *o, void **out, char err[256])
 {
-    size_t n = o->grants ? o->n_grants : gate_grant_count(o->gate);
-    for (size_t i = 0; o->grants && i < n; i++) {
+    bool named = o->grants && o->n_grants;
+    size_t n = named ? o->n_grants : gate_grant_count(o->gate);
+    for (size_t i = 0; named && i < n; i++) {
         if (!gate_grant_find(o->gate, str_c(o->grants[i]))) {
             snprintf(err, 256, "no grant named '%s' in the configuration", o->grants[i]);
             return -ERR_NOT_FOUND;
@@ -267,7 +268,7 @@ int events_health(const struct events_health_opts *o, void **out, char err[256])
     bool ok = true;
     for (size_t i = 0; i < n; i++) {
         const struct gate_grant *gr =
-            o->grants ? gate_grant_find(o->gate, str_c(o->grants[i])) : gate_grant_at(o->gate, i);
+            named ? gate_grant_find(o->gate, str_c(o->grants[i])) : gate_grant_at(o->gate, i);
         json_t *g = grant_health(o, gr);
         ok = ok && json_is_true(json_object_get(g, "ok"));
         json_array_append_new(arr, g);

@@ -35,6 +35,15 @@ struct events_delivery {
     int64_t due_us;   /* tg_monotonic_us */
 };
 
+struct events_sub {
+    struct events *ev;
+    uint64_t cursor;     /* last seq sent */
+    int64_t last_out_us; /* monotonic: last bytes written (heartbeat clock); under mu */
+    bool hello_sent;
+    void (*notify)(void *ctx);
+    void *notify_ctx;
+};
+
 struct events {
     pthread_mutex_t mu;
     pthread_cond_t cv;  /* new event (subscribers) */
@@ -42,6 +51,7 @@ struct events {
     struct events_item ring[EVENTS_RING_MAX];
     uint64_t last; /* newest seq; seq s lives in ring[(s - 1) % EVENTS_RING_MAX] */
     unsigned n_subs;
+    struct events_sub *subs[EVENTS_SUBSCRIBERS_MAX];
     struct events_hook hooks[EVENTS_WEBHOOKS_MAX];
     size_t n_hooks;
     struct events_delivery *queue; /* unordered; the thread picks the earliest due */
@@ -57,5 +67,7 @@ void events_webhook_enqueue(struct events *ev, enum events_kind kind, uint64_t s
 int events_webhook_parse(const struct cfg *c, struct events *ev, char **err);
 void events_webhook_stop(struct events *ev);
 void events_webhook_free(struct events *ev);
+/* events.c: wakes subscribers whose heartbeat is due (mu held). */
+void events_heartbeat_due(struct events *ev, int64_t now_us);
 
 #endif

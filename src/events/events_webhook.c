@@ -1,6 +1,7 @@
-/* events_webhook.c -- [webhook NAME] sections and their delivery: one background thread
- * POSTs each event's JSON to every hook that wants its kind, signed with
- * HMAC-SHA256(secret, body), retried with exponential backoff and jitter.
+/* events_webhook.c -- [webhook NAME] sections and their delivery: the bus's one
+ * background thread POSTs each event's JSON to every hook that wants its kind, signed
+ * with HMAC-SHA256(secret, body), retried with exponential backoff and jitter. The same
+ * thread wakes SSE subscribers whose heartbeat is due (checked once a second).
  *
  * Invariants: a delivery is either in the queue or held by the thread, never both; the
  * thread takes the earliest due one, sends it without the lock, and re-queues it (same
@@ -248,10 +249,14 @@ static void *hook_main(void *arg)
             if (!best || (*pp)->due_us < (*best)->due_us)
                 best = pp;
         int64_t now = tg_monotonic_us();
+        events_heartbeat_due(ev, now);
         if (!best || (*best)->due_us > now) {
+            /* at most a second: the heartbeats are checked once a second */
             struct timespec until;
             clock_gettime(CLOCK_MONOTONIC, &until);
-            int64_t wait_us = best ? (*best)->due_us - now : 3600 * 1000000LL;
+            int64_t wait_us = best ? (*best)->due_us - now : 1000000;
+            if (wait_us > 1000000)
+                wait_us = 1000000;
             until.tv_sec += wait_us / 1000000;
             until.tv_nsec += (long)(wait_us % 1000000) * 1000L;
             if (until.tv_nsec >= 1000000000L) {
@@ -304,14 +309,15 @@ static void *hook_main(void *arg)
 
 int events_start(struct events *ev)
 {
-    if (!ev || !ev->n_hooks || ev->thread_running)
+    if (!ev || ev->thread_running)
         return 0;
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    if (ev->n_hooks && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
         return -ERR_INTERNAL;
     if (pthread_create(&ev->thread, NULL, hook_main, ev) != 0)
         return -ERR_INTERNAL;
     ev->thread_running = true;
-    tg_log_info("webhooks: %zu configured, delivery thread started", ev->n_hooks);
+    if (ev->n_hooks)
+        tg_log_info("webhooks: %zu configured, delivery thread started", ev->n_hooks);
     return 0;
 }
 

@@ -303,21 +303,32 @@ static bool bearer_ok(struct portal *p, struct http_req *req)
 
 /* ---- status and events ---- */
 
+/* An SSE response: the subscriber, and the waker the bus calls to resume it. */
+struct sse {
+    struct events_sub *sub;
+    struct http_waker *waker;
+};
+
 static ssize_t sse_fill(void *ctx, uint64_t pos, char *out, size_t cap)
 {
-    /* Blocks this HTTP worker until there is something to send (an event, or the
-     * heartbeat): http.h has no way yet to park a streamed response (see
-     * docs/operations.md). A closing bus ends the stream. */
-    for (;;) {
-        ssize_t n = events_sub_read(ctx, out, cap, EVENTS_SSE_WAIT_MS);
-        if (n != 0)
-            return n > 0 ? n : 0;
-    }
+    struct sse *x = ctx;
+    ssize_t n = events_sub_read(x->sub, out, cap, 0);
+    if (n > 0)
+        return n;
+    return n < 0 ? 0 /* the bus is closing: end the stream */ : HTTP_STREAM_WAIT;
+}
+
+static void sse_wake(void *ctx)
+{
+    http_waker_wake(ctx);
 }
 
 static void sse_free(void *ctx)
 {
-    events_sub_close(ctx);
+    struct sse *x = ctx;
+    events_sub_close(x->sub); /* no wake after this */
+    http_waker_release(x->waker);
+    free(x);
 }
 
 static void events_stream(struct portal_req *c)
@@ -339,11 +350,19 @@ static void events_stream(struct portal_req *c)
         portal_send(c, rc == -ERR_UNAVAILABLE ? 503 : 500, "application/json", &body, h);
         return;
     }
-    struct http_resp *r = http_resp_stream(200, UINT64_MAX, sse_fill, sub, sse_free);
-    if (!r) {
+    struct sse *x = calloc(1, sizeof *x);
+    if (!x) {
+        events_sub_close(sub);
         http_respond_text(c->req, 500, "text/plain", "out of memory\n");
         return;
     }
+    x->sub = sub;
+    struct http_resp *r = http_resp_stream_wait(200, sse_fill, x, sse_free, &x->waker);
+    if (!r) { /* sse_free ran */
+        http_respond_text(c->req, 500, "text/plain", "out of memory\n");
+        return;
+    }
+    events_sub_notify(sub, sse_wake, x->waker);
     http_resp_header(r, "Content-Type", "text/event-stream; charset=utf-8");
     portal_harden(r);
     http_resp_header(r, "X-Accel-Buffering", "no");

@@ -1,5 +1,5 @@
 /* test_events.c -- the event bus: ring bounds and the cursor/drop semantics of SSE
- * subscribers, Last-Event-ID, the subscriber limit, shutdown, frame splitting; the
+ * subscribers, Last-Event-ID, the subscriber limit, wakes, shutdown, frame splitting; the
  * webhook signature (RFC 4231 known answer), the backoff schedule and the [webhook]
  * config errors. */
 #include <setjmp.h>
@@ -148,6 +148,37 @@ static void test_subscriber_limit_and_shutdown(void **state)
     assert_int_equal(events_emit(NULL, EV_DELETED, json_object()), 0);
 }
 
+static void count_notify(void *ctx)
+{
+    (*(int *)ctx)++;
+}
+
+static void test_notify(void **state)
+{
+    struct events *ev;
+    char *err = NULL;
+    int calls = 0, other = 0;
+    assert_int_equal(events_open(NULL, &ev, &err), 0);
+    struct events_sub *s, *s2;
+    assert_int_equal(events_sub_open(ev, false, 0, &s), 0);
+    assert_int_equal(events_sub_open(ev, false, 0, &s2), 0);
+    events_sub_notify(s, count_notify, &calls);
+    events_sub_notify(s2, count_notify, &other);
+    emit_n(ev, 2, EV_PUBLISHED);
+    assert_int_equal(calls, 2); /* one wake per event */
+    events_sub_close(s2);
+    emit_n(ev, 1, EV_DELETED);
+    assert_int_equal(other, 2); /* none after close */
+    assert_int_equal(calls, 3);
+    events_shutdown(ev);
+    assert_int_equal(calls, 4); /* the shutdown wakes, and the next read ends */
+    char out[512];
+    assert_true(events_sub_read(s, out, sizeof out, 0) > 0); /* hello */
+    assert_int_equal(events_sub_read(s, out, sizeof out, 0), -ERR_UNAVAILABLE);
+    events_sub_close(s);
+    events_close(ev);
+}
+
 static void test_signature_kat(void **state)
 {
     /* RFC 4231 test case 2 */
@@ -260,6 +291,7 @@ int main(void)
         cmocka_unit_test(test_frame_and_cursor),
         cmocka_unit_test(test_ring_bounds_and_drop),
         cmocka_unit_test(test_subscriber_limit_and_shutdown),
+        cmocka_unit_test(test_notify),
         cmocka_unit_test(test_signature_kat),
         cmocka_unit_test(test_backoff_schedule),
         cmocka_unit_test(test_webhook_config),
