@@ -7,7 +7,9 @@
  * that finds everything in line writes nothing. See publish.h for the layout. */
 #include "publish/publish.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -1552,13 +1554,42 @@ static int run(struct ctx *c)
 
 static void rm_tmpdir(const char *dir)
 {
-    static const char *const FILES[] = {"bundle0.parquet", "bundle1.parquet", "projected.parquet"};
-    char p[4200];
-    for (size_t i = 0; i < sizeof FILES / sizeof FILES[0]; i++) {
-        snprintf(p, sizeof p, "%s/%s", dir, FILES[i]);
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[4400];
+    while (d && (e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
         unlink(p);
     }
+    if (d)
+        closedir(d);
     rmdir(dir);
+}
+
+/* Temp directories of publishes that were killed (tollgate-publish.<pid>.XXXXXX whose pid
+ * is gone) are removed by the next publish. */
+static void rm_stale_tmpdirs(const char *base)
+{
+    DIR *d = opendir(base);
+    struct dirent *e;
+    char p[4400];
+    while (d && (e = readdir(d))) {
+        long pid = 0;
+        char *end = NULL;
+        if (strncmp(e->d_name, "tollgate-publish.", 17) != 0)
+            continue;
+        pid = strtol(e->d_name + 17, &end, 10);
+        if (pid <= 0 || !end || *end != '.' || pid == (long)getpid())
+            continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(p, sizeof p, "%s/%s", base, e->d_name);
+        rm_tmpdir(p);
+    }
+    if (d)
+        closedir(d);
 }
 
 static int ctx_init(struct ctx *c, const struct publish_opts *o, struct publish_result *r,
@@ -1586,7 +1617,9 @@ int publish_run(const struct publish_opts *o, struct publish_result *res, char *
     if (rc < 0)
         return rc;
     const char *td = getenv("TMPDIR");
-    snprintf(c.tmpdir, sizeof c.tmpdir, "%s/tollgate-publish.XXXXXX", td && *td ? td : "/tmp");
+    rm_stale_tmpdirs(td && *td ? td : "/tmp");
+    snprintf(c.tmpdir, sizeof c.tmpdir, "%s/tollgate-publish.%ld.XXXXXX", td && *td ? td : "/tmp",
+             (long)getpid());
     if (!mkdtemp(c.tmpdir))
         return fail(&c, -errno, "cannot create a temporary directory in %s: %s",
                     td && *td ? td : "/tmp", strerror(errno));
