@@ -320,7 +320,7 @@ static int on_folder_entry(void *ctx, const struct store_list_entry *e)
     const char *base = slash + 1;
     bool live = e->info->retired_us == 0;
     if (strcmp(base, "manifest.json") == 0)
-        f->has_manifest = live || f->has_manifest;
+        f->has_manifest = true; /* a retired manifest still describes its day */
     else if (strcmp(base, PENDING) == 0)
         f->has_pending = true;
     else if (base[0] != '.' && strlen(e->key) < PUBLISH_KEY_MAX) {
