@@ -99,8 +99,9 @@ for t in TIERS:
     # the content each listed key has now; links minted for it must give these bytes
     for f in j["daily"] + ([mtd] if mtd else []) + j["monthly"]:
         keysha[f["key"]] = f["sha256"]
-    # mint: the newest daily, the MTD, the newest monthly
-    for f in (j["daily"][:1] + ([mtd] if mtd else []) + j["monthly"][:1]):
+    # mint: the newest and the oldest daily (retired tomorrow: its link must live on),
+    # the MTD, the newest monthly
+    for f in (j["daily"][:1] + j["daily"][-1:] + ([mtd] if mtd else []) + j["monthly"][:1]):
         minted.append((f["url"], f["key"], f["expires_at"]))
 
     if bundles:
@@ -152,6 +153,12 @@ ok(dead == 0 and wrong == 0,
 # blobs: exactly the referenced ones (after the lifecycle pass's GC)
 db = sqlite3.connect(f"file:{data}/meta.db?mode=ro", uri=True)
 ref = {r[0].lower() for r in db.execute("select hex(sha256) from objects union select hex(sha256) from parts")}
+# retired objects are deleted after their links' horizon: the dailies kept (listed or
+# retired) stay bounded by keep_daily + the link lifetime (6d20h) + a day
+for t in TIERS:
+    n = db.execute("select count(distinct substr(cast(key as text), 1, 22)) from objects"
+                   " where cast(key as text) like ?", (t + "/daily/%",)).fetchone()[0]
+    ok(n <= KEEP_DAILY + 8, f"{t}: retired dailies are deleted after their horizon ({n} days stored)")
 db.close()
 files = set()
 for root, _, names in os.walk(os.path.join(data, "blobs")):
