@@ -77,7 +77,8 @@ int cli_health_json(struct cli_app *app, struct lifecycle *lc, const char *const
 /* The scheduler of `tollgate serve` (cli_sched.c): inbox scans, lifecycle passes, events.
  * stop: 0, or -ERR_UNAVAILABLE when the thread did not stop in time (it still uses app). */
 struct cli_sched;
-int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev,
+struct stats;
+int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev, struct stats *st,
                     struct cli_sched **out);
 int cli_sched_stop(struct cli_sched *s);
 

@@ -24,6 +24,7 @@
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
 #include "publish/publish.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 #define SCHED_INBOX_S 15
@@ -35,6 +36,7 @@ struct cli_sched {
     struct cli_app *app;
     struct lifecycle *lc;
     struct events *ev;
+    struct stats *stats; /* raw analytics events expire with the lifecycle pass */
     int64_t inbox_s;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -188,6 +190,16 @@ static void lifecycle_run(struct cli_sched *s, const char *why)
                     why, rep.retired, rep.deleted, rep.waiting, rep.aborted_uploads,
                     rep.blobs_removed, rep.blob_bytes, reindexed, failed ? " (some failed)" : "",
                     ms);
+    if (s->stats) {
+        uint64_t gone = 0;
+        int src = stats_expire(s->stats, now, &gone);
+        if (src < 0)
+            tg_log_error("scheduler: analytics expiry failed: %s", err_message(src));
+        else if (gone)
+            tg_log_info("scheduler: analytics: %" PRIu64 " raw events past raw_events_keep "
+                        "deleted (their windows are kept)",
+                        gone);
+    }
 }
 
 /* ---- the thread ---- */
@@ -219,7 +231,7 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
-int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev,
+int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev, struct stats *st,
                     struct cli_sched **out)
 {
     struct cli_sched *s = calloc(1, sizeof *s);
@@ -228,6 +240,7 @@ int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev
     s->app = app;
     s->lc = lc;
     s->ev = ev;
+    s->stats = st;
     s->inbox_s = SCHED_INBOX_S;
     const char *iv = getenv("TOLLGATE_SCHED_INTERVAL");
     uint64_t v;

@@ -6,6 +6,7 @@
  * requests for at most drain_timeout (default 5 s). Signals are taken with sigwait on
  * the main thread; every other thread has them blocked. */
 #include <getopt.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <time.h>
@@ -21,6 +22,7 @@
 #include "meta/meta.h"
 #include "portal/portal.h"
 #include "s3/s3.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 static const char USAGE[] =
@@ -99,6 +101,62 @@ static int status_build(void *ctx, int64_t now, void **out)
     return rc;
 }
 
+/* /metrics: the HTTP server's counters (the server is made after the portal). */
+static int http_counts(void *ctx,
+                       int (*fn)(void *fctx, const char *kind, int status_class, uint64_t requests,
+                                 uint64_t bytes),
+                       void *fctx)
+{
+    struct http_server *const *srv = ctx;
+    return *srv ? http_server_counts_each(*srv, fn, fctx) : 0;
+}
+
+/* /metrics: per grant the last successful publish (its MTD's built_at, else the newest
+ * daily's date), and the last lifecycle run. */
+static int metrics_extra(void *ctx, int64_t now, struct buf *b)
+{
+    struct status *st = ctx;
+    json_t *h = NULL;
+    int rc = status_build(st, now, (void **)&h);
+    if (rc < 0)
+        return 0; /* logged; the other metrics still go out */
+    buf_adds(b, "# HELP tollgate_publish_last_success_timestamp_seconds When a grant was last "
+                "published (its month-to-date bundle's built_at, else its newest daily date).\n"
+                "# TYPE tollgate_publish_last_success_timestamp_seconds gauge\n");
+    size_t i;
+    json_t *g;
+    json_array_foreach(json_object_get(h, "grants"), i, g)
+    {
+        const char *built = json_string_value(json_object_get(g, "mtd_built_at"));
+        const char *day = json_string_value(json_object_get(g, "newest_daily"));
+        int64_t t = 0;
+        if (!(built && time_parse_iso8601(str_c(built), &t) == 0) && day)
+            time_parse_date(str_c(day), &t);
+        if (t)
+            buf_printf(
+                b, "tollgate_publish_last_success_timestamp_seconds{grant=\"%s\"} %" PRId64 "\n",
+                json_string_value(json_object_get(g, "grant")), t);
+    }
+    json_decref(h);
+    struct lifecycle_report rep;
+    pthread_mutex_lock(&st->mu);
+    rc = lifecycle_last_run(st->lc, &rep);
+    pthread_mutex_unlock(&st->mu);
+    if (rc == 0)
+        buf_printf(b,
+                   "# HELP tollgate_lifecycle_last_run_timestamp_seconds When the lifecycle pass "
+                   "last ran.\n# TYPE tollgate_lifecycle_last_run_timestamp_seconds gauge\n"
+                   "tollgate_lifecycle_last_run_timestamp_seconds %" PRId64 "\n"
+                   "# HELP tollgate_lifecycle_last_run_objects Objects the last lifecycle pass "
+                   "retired, deleted, or left for their link horizon.\n"
+                   "# TYPE tollgate_lifecycle_last_run_objects gauge\n"
+                   "tollgate_lifecycle_last_run_objects{action=\"retired\"} %u\n"
+                   "tollgate_lifecycle_last_run_objects{action=\"deleted\"} %u\n"
+                   "tollgate_lifecycle_last_run_objects{action=\"waiting\"} %u\n",
+                   rep.ran_at, rep.retired, rep.deleted, rep.waiting);
+    return 0;
+}
+
 static int open_lifecycle(struct cli_app *app, struct lifecycle **out)
 {
     char *err = NULL;
@@ -158,9 +216,11 @@ int cmd_serve(int argc, char **argv)
     struct lifecycle *lc_sched = NULL;
     struct status stat = {&app, NULL, PTHREAD_MUTEX_INITIALIZER};
     struct cli_sched *sched = NULL;
+    struct stats *st = NULL;
     int rc, status = 1;
     char *err = NULL;
-    if ((rc = events_open(&app.cfg, &ev, &err)) < 0) {
+    if ((rc = events_open(&app.cfg, &ev, &err)) < 0 ||
+        (rc = stats_open(&app.cfg, app.meta, &st, &err)) < 0) {
         fprintf(stderr, "tollgate serve: %s\n", err ? err : err_message(rc));
         free(err);
         goto out;
@@ -183,6 +243,8 @@ int cmd_serve(int argc, char **argv)
         .reserved = RESERVED,
         .redeem = link_redeem,
         .redeem_ctx = app.gate,
+        .meta = app.meta,
+        .stats = st,
     };
     if ((rc = s3_api_new(&s3c, &api)) < 0)
         goto out;
@@ -195,6 +257,12 @@ int cmd_serve(int argc, char **argv)
         .events = ev,
         .status = status_build,
         .status_ctx = &stat,
+        .stats = st,
+        .http_counts = http_counts,
+        .http_counts_ctx = &srv,
+        .metrics_extra = metrics_extra,
+        .metrics_extra_ctx = &stat,
+        .metrics_public = stats_settings(st)->metrics_public,
     };
     if ((rc = portal_new(&pc, &portal)) < 0)
         goto out;
@@ -218,10 +286,12 @@ int cmd_serve(int argc, char **argv)
     http_server_default(srv, &s3h);
     http_server_route(srv, "/healthz", &hh);
     /* Portal routes: member pages and API, admin, the compiled-in CSS. */
-    struct http_handler pm, pa, ps;
+    struct http_handler pm, pa, ps, pmet;
     portal_member_handler(portal, &pm);
     portal_admin_handler(portal, &pa);
     portal_static_handler(portal, &ps);
+    portal_metrics_handler(portal, &pmet);
+    http_server_route(srv, "/metrics", &pmet);
     http_server_route(srv, "/downloads/", &pm);
     http_server_route(srv, "/api/downloads/", &pm);
     http_server_route(srv, "/admin", &pa);
@@ -242,7 +312,7 @@ int cmd_serve(int argc, char **argv)
                 app.set.bucket);
     if ((rc = events_start(ev)) < 0)
         tg_log_error("webhooks: cannot start the delivery thread: %s", err_message(rc));
-    if ((rc = cli_sched_start(&app, lc_sched, ev, &sched)) < 0)
+    if ((rc = cli_sched_start(&app, lc_sched, ev, st, &sched)) < 0)
         tg_log_error("scheduler: cannot start: %s", err_message(rc));
     int sig = 0;
     sigwait(&sigs, &sig);
@@ -251,6 +321,8 @@ int cmd_serve(int argc, char **argv)
     tg_log_info("tollgate: %s received: draining (at most %llds)",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.set.drain_timeout);
     http_server_stop(srv);
+    stats_close(st); /* the last events */
+    st = NULL;
     tg_log_info("tollgate: stopped");
     status = 0;
     if (sched_stuck) {
@@ -262,6 +334,7 @@ out:
     http_server_free(srv);
     portal_free(portal);
     s3_api_free(api);
+    stats_close(st);
     events_close(ev);
     lifecycle_close(stat.lc);
     lifecycle_close(lc_sched);
