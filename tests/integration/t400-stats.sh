@@ -91,7 +91,7 @@ check_eq "a bad window is a clear 400" 400 "$(c -H "$A" "$URL/api/admin/stats?wi
 check_contains "the 400 names the windows" "30m, hour, day, month, year" "$(cat "$T/out")"
 check_eq "pulse" 200 "$(c -H "$A" "$URL/api/admin/pulse")"
 check_eq "pulse: the last 5 minutes only (today's 4 requests)" "5 4 3" \
-    "$(get "$T/out" 'f"{d[\"window_minutes\"]} {d[\"requests\"]} {d[\"downloads\"]}"')"
+    "$(get "$T/out" '" ".join(str(d[k]) for k in ("window_minutes", "requests", "downloads"))')"
 tg_stop
 
 # the CLI prints the same numbers
