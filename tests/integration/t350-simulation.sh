@@ -38,6 +38,8 @@ tg_init "$T/data" || { not_ok "init"; finish; }
 for g in tier1 tier2 tier3; do
     printf '\n[grant %s]\ntitle = %s\nprefix = %s/\nlink_ttl = 6d20h\n' "$g" "$g" "$g" >>"$CONF"
 done
+# tier3's links go through the portal (checked at each click, then redirected)
+printf 'link_mode = redirect\nredirect_ttl = 10m\n' >>"$CONF"
 # Health at 08:00 accepts the day before yesterday (a late file) until 09:00.
 printf '\n[health]\nstale_after_hour = 9\n' >>"$CONF"
 S="$T/state"
