@@ -250,5 +250,21 @@ check_eq "JSON-lines fingerprint = sha256 of the sorted keys of line 1" "$(print
 api 2026-03-05T12:00:00Z
 tg_stop
 
+# Text formats freeze and take late days too: April's first CSV day freezes March (header
+# once), then a late March day rebuilds the CSV monthly bundle
+printf 'id,name\n8,h\n' >"$G/c4.csv"
+printf 'id,name\n10,j\n11,k\n' >"$G/c5.csv"
+pub 2026-04-02T06:00:00Z tcsv "$G/c4.csv" --json
+check_eq "CSV rollover: March frozen as a CSV monthly bundle" "tcsv/monthly/2026-03/tcsv_2026-03.csv" "$(pyj "$T/pub.json" 'd["monthly_key"]')"
+pub 2026-04-02T07:00:00Z tcsv "$G/c5.csv" --date 2026-03-05 --json
+check_eq "CSV late day: the monthly bundle rebuilt with it" "tcsv/monthly/2026-03/tcsv_2026-03.csv 4 6" "$(pyj "$T/pub.json" 'd["monthly_key"], d["mtd_days"], d["mtd_rows"]' | tr -d "(),'")"
+serve_at 2026-04-02T07:00:05Z || { not_ok "server starts (CSV monthly)"; finish; }
+SNOW=2026-04-02T07:00:05Z
+fetch tcsv/monthly/2026-03/tcsv_2026-03.csv "$T/cmon.csv"
+check_eq "CSV monthly: one header, the days in date order, the late day last" "$(printf 'id,name\r\n1,a\r\n2,b\r\n9,z\n6,f\n10,j\n11,k\n')" "$(cat "$T/cmon.csv")"
+M tcsv/monthly/2026-03/manifest.json
+check_eq "CSV monthly manifest: sha256 of the file" "$(sha256sum "$T/cmon.csv" | cut -d' ' -f1)" "$(pyj "$T/m.json" 'd["sha256"]')"
+tg_stop
+
 check_eq "no temp files left" "" "$(ls -A "$TMPDIR")"
 finish
