@@ -1478,6 +1478,9 @@ static int run(struct ctx *c)
                  streq(jstr(dm, "format", NULL), pub_fmt_name(k.fmt)) &&
                  streq(jstr(dm, "schema", "label"), c->label);
     json_decref(dm);
+    bool dm_retired = false;
+    if (dm_ok && (head_sha(c, dmkey, have, &dm_retired) < 0 || dm_retired))
+        dm_ok = false; /* the day is live again: so is its manifest */
     if (!dm_ok) {
         dm = manifest_new(c, "daily", k.fmt, o->date, o->date, a.fp, c->label, a.has_rows, a.rows,
                           a.rgs, r->size, sha, dkey);
