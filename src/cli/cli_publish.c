@@ -36,12 +36,13 @@ static const char USAGE[] =
 
 static json_t *result_json(const char *grant, const char *date, const struct publish_result *r)
 {
-    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, "
+    bool other = strcmp(r->format, "other") == 0; /* rows unknown */
+    return json_pack("{s:s, s:s, s:b, s:s, s:s, s:o, s:I, s:I, s:s, s:s, s:s?, s:s?, s:I, s:I, "
                      "s:b, s:I, s:s?}",
                      "grant", grant, "date", date, "noop", r->noop, "format", r->format, "sha256",
-                     r->sha256, "rows", (json_int_t)r->rows, "row_groups",
-                     (json_int_t)r->row_groups, "size", (json_int_t)r->size, "fingerprint",
-                     r->fingerprint, "daily_key", r->daily_key, "mtd_key",
+                     r->sha256, "rows", other ? json_null() : json_integer((json_int_t)r->rows),
+                     "row_groups", (json_int_t)r->row_groups, "size", (json_int_t)r->size,
+                     "fingerprint", r->fingerprint, "daily_key", r->daily_key, "mtd_key",
                      r->mtd_key[0] ? r->mtd_key : NULL, "monthly_key",
                      r->monthly_key[0] ? r->monthly_key : NULL, "mtd_rows", (json_int_t)r->mtd_rows,
                      "mtd_days", (json_int_t)r->mtd_days, "spliced", r->spliced, "repaired",
@@ -229,7 +230,11 @@ int cmd_publish(int argc, char **argv)
         printf("%s %s: identical to the published file (sha256 %.12s...): nothing to do\n", grant,
                date, r.sha256);
     } else {
-        printf("published %s (%" PRIu64 " rows, sha256 %.12s...)\n", r.daily_key, r.rows, r.sha256);
+        if (strcmp(r.format, "other") == 0)
+            printf("published %s (sha256 %.12s...)\n", r.daily_key, r.sha256);
+        else
+            printf("published %s (%" PRIu64 " rows, sha256 %.12s...)\n", r.daily_key, r.rows,
+                   r.sha256);
         if (r.mtd_key[0])
             printf("%s %s: %zu days, %" PRIu64 " rows\n", r.spliced ? "spliced into" : "updated",
                    r.mtd_key, r.mtd_days, r.mtd_rows);
