@@ -170,7 +170,9 @@ int publish_inbox_scan(const struct publish_opts *o, struct gate *g,
     }
     const char *td = getenv("TMPDIR");
     char dir[4096];
-    snprintf(dir, sizeof dir, "%s/tollgate-inbox.XXXXXX", td && *td ? td : "/tmp");
+    /* named like publish_run's, so a killed scan's copies are removed by the next publish */
+    snprintf(dir, sizeof dir, "%s/tollgate-publish.%ld.inbox.XXXXXX", td && *td ? td : "/tmp",
+             (long)getpid());
     if (ks.n && !mkdtemp(dir)) {
         rc = -errno;
         snprintf(err, PUBLISH_ERRMSG_MAX, "cannot create a temporary directory: %s",
