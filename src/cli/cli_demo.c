@@ -191,7 +191,7 @@ static int make_tmp(char *out, size_t cap)
 
 static void rm_tmp(const char *dir)
 {
-    char p[PATH_MAX];
+    char p[PATH_MAX + 32];
     snprintf(p, sizeof p, "%s/master.parquet", dir);
     unlink(p);
     rmdir(dir);
@@ -243,7 +243,7 @@ static int lifecycle_pass(struct cli_app *app, struct lifecycle *lc)
 static int publish_day(struct cli_app *app, const char *tmp, int64_t day, uint64_t rows,
                        const bool *want, unsigned *published, unsigned *noop)
 {
-    char master[PATH_MAX], date[TG_TIME_BUF], err[PUBLISH_ERRMSG_MAX];
+    char master[PATH_MAX + 32], date[TG_TIME_BUF], err[PUBLISH_ERRMSG_MAX];
     struct pq_result pr;
     int rc;
     snprintf(master, sizeof master, "%s/master.parquet", tmp);
