@@ -301,6 +301,43 @@ static int horizon_of(struct pass *ps, const char *bucket, const char *key, int6
     return 0;
 }
 
+/* Redirect-mode grants hand out page links that point to the portal, not presigned
+ * URLs: no horizon is raised when the page lists a file, yet such a link works as long
+ * as the token that saw the page. So the horizon of an object retired at `retired_s`
+ * is at least the end of the tier-token period a page could have been served in (the
+ * next period's token works during the overlap: then the one after), and the expiry of
+ * any live named token of the grant that expires (a named token without an expiry is
+ * re-checked at each click; see docs/lifecycle.md). */
+struct named_max {
+    const char *grant;
+    int64_t max;
+};
+static int on_named(void *ctx, const struct gate_named *n)
+{
+    struct named_max *nm = ctx;
+    if (strcmp(n->grant, nm->grant) == 0 && !n->revoked_at && n->expires_at > nm->max)
+        nm->max = n->expires_at;
+    return 0;
+}
+
+static int64_t redirect_horizon(struct pass *ps, const struct lc_policy *p, const char *key,
+                                int64_t retired_s)
+{
+    struct lifecycle *lc = ps->lc;
+    const struct lc_grant *lg = lc->g && p->grants == lc->grants ? lc_grant_of(p, key) : NULL;
+    const struct gate_grant *gr = lg ? gate_grant_find(lc->g, str_c(lg->name)) : NULL;
+    if (!gr || gr->link_mode != GATE_LINK_REDIRECT)
+        return 0;
+    int64_t period = gate_period_of(gr, retired_s);
+    int64_t end = gate_period_start(gr, period + 1);
+    if (retired_s >= end - gr->overlap_s)
+        end = gate_period_start(gr, period + 2);
+    struct named_max nm = {gr->name, 0};
+    if (gate_named_list(lc->g, ps->now, on_named, &nm) == 0 && nm.max > end)
+        end = nm.max;
+    return end;
+}
+
 static int emit(struct pass *ps, enum lifecycle_act act, const char *bucket, const char *key,
                 const char *grant, const char *why, int64_t horizon)
 {
@@ -328,6 +365,9 @@ static int do_retire(struct pass *ps, const struct lc_policy *p, const char *buc
         int64_t h = 0;
         if ((rc = horizon_of(ps, bucket, o->key, &h)) < 0)
             break;
+        int64_t rh = redirect_horizon(ps, p, o->key, ps->now);
+        if (rh > h)
+            h = rh;
         const struct lc_grant *g = lc_grant_of(p, o->key);
         if (ps->apply) {
             rc = store_obj_retire(ps->lc->st, str_c(bucket), str_c(o->key), ps->now_us);
@@ -372,6 +412,9 @@ static int do_delete(struct pass *ps, const struct lc_policy *p, const char *buc
             if (l->o[j].retired_us > rmax)
                 rmax = l->o[j].retired_us;
         }
+        int64_t rh = redirect_horizon(ps, p, l->o[i].key, rmax / 1000000);
+        if (rh > hmax)
+            hmax = rh;
         enum lifecycle_act act = lc_retired_decide(rmax, hmax, ps->now_us);
         char why[LC_WHY_MAX], t[TG_TIME_BUF];
         if (act == LC_WAIT && hmax * 1000000 > ps->now_us) {
