@@ -145,6 +145,18 @@ uint64_t events_last_id(struct events *ev)
 
 /* ---- subscribers ---- */
 
+void events_probe(struct events *ev)
+{
+    pthread_mutex_lock(&ev->mu);
+    for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++)
+        if (ev->subs[i]) {
+            ev->subs[i]->probe = true;
+            if (ev->subs[i]->notify)
+                ev->subs[i]->notify(ev->subs[i]->notify_ctx);
+        }
+    pthread_mutex_unlock(&ev->mu);
+}
+
 void events_heartbeat_due(struct events *ev, int64_t now_us)
 {
     for (size_t i = 0; i < EVENTS_SUBSCRIBERS_MAX; i++) {
@@ -276,6 +288,9 @@ ssize_t events_sub_read(struct events_sub *s, char *out, size_t cap, int wait_ms
     int64_t now = tg_monotonic_us();
     if (n == 0 && now - s->last_out_us >= (int64_t)EVENTS_HEARTBEAT_S * 1000000)
         put(out, cap, &n, ": heartbeat\n\n", 13);
+    else if (n == 0 && s->probe)
+        put(out, cap, &n, ":\n", 2);
+    s->probe = false;
     if (n)
         s->last_out_us = now;
     pthread_mutex_unlock(&ev->mu);

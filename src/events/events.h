@@ -81,6 +81,10 @@ int events_sub_open(struct events *ev, bool has_last, uint64_t last_id, struct e
  * (the bus's thread checks every second), or the shutdown. NULL: no calls. */
 void events_sub_notify(struct events_sub *s, void (*notify)(void *ctx), void *ctx);
 void events_sub_close(struct events_sub *s); /* NULL-safe; no notify after it returns */
+/* Makes every subscriber write a comment line (":") now, so streams whose client went
+ * away (a parked stream notices only when it writes) are ended and free their slot:
+ * the portal calls it when a subscriber is refused for lack of slots. */
+void events_probe(struct events *ev);
 /* Writes SSE text (whole frames, at most cap bytes) for the events after the cursor,
  * waiting at most wait_ms for one; ": heartbeat" when EVENTS_HEARTBEAT_S passed
  * without output. Returns bytes written (0: nothing yet), -ERR_UNAVAILABLE once

@@ -40,6 +40,7 @@ struct events_sub {
     uint64_t cursor;     /* last seq sent */
     int64_t last_out_us; /* monotonic: last bytes written (heartbeat clock); under mu */
     bool hello_sent;
+    bool probe; /* send a comment line now: is the client still there? */
     void (*notify)(void *ctx);
     void *notify_ctx;
 };

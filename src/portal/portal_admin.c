@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "crypto/crypto.h"
 #include "events/events.h"
@@ -303,6 +304,9 @@ static bool bearer_ok(struct portal *p, struct http_req *req)
 
 /* ---- status and events ---- */
 
+#define SSE_PROBE_TRIES 4    /* when the subscribers are all taken */
+#define SSE_PROBE_WAIT_MS 50 /* ... wait this long after each probe */
+
 /* An SSE response: the subscriber, and the waker the bus calls to resume it. */
 struct sse {
     struct events_sub *sub;
@@ -340,6 +344,13 @@ static void events_stream(struct portal_req *c)
                     str_to_u64(str_trim(v), &last) == 0;
     struct events_sub *sub = NULL;
     int rc = events_sub_open(p->cfg.events, has_last, last, &sub);
+    for (int i = 0; rc == -ERR_UNAVAILABLE && i < SSE_PROBE_TRIES; i++) {
+        /* full: maybe of streams whose client left; make them write, and look again */
+        events_probe(p->cfg.events);
+        struct timespec ts = {0, SSE_PROBE_WAIT_MS * 1000000L};
+        nanosleep(&ts, NULL);
+        rc = events_sub_open(p->cfg.events, has_last, last, &sub);
+    }
     if (rc < 0) {
         const char *const h[] = {"Retry-After", "30", NULL};
         struct buf body = BUF_INIT;

@@ -191,6 +191,32 @@ curl -sN -m 3 -H "Authorization: Bearer $ADMIN" -H "Last-Event-ID: 0" "$URL/api/
 check_contains "Last-Event-ID 0 replays the published event" "event: published" "$(cat "$T/sse2.out")"
 check_contains "Last-Event-ID 0 replays the rejected event" "event: rejected" "$(cat "$T/sse2.out")"
 
+# at most EVENTS_SUBSCRIBERS_MAX (4) subscribers: the 5th gets 503; a slot of a client
+# that went away is found again (the full bus makes its streams write)
+# (the clients above are gone, but their parked streams may still hold slots: a refused
+# subscriber is started again, bounded)
+SUBS=()
+for i in 1 2 3 4; do
+    for _ in 1 2 3 4 5; do
+        curl -sN -m 120 -H "Authorization: Bearer $ADMIN" "$URL/api/admin/events" >"$T/sub$i.out" 2>/dev/null &
+        pid=$!
+        PIDS+=("$pid")
+        wait_for 20 "$T/sub$i.out" '^retry: 3000|unavailable'
+        grep -q '^retry: 3000' "$T/sub$i.out" && break
+        wait "$pid" 2>/dev/null
+    done
+    SUBS+=("$pid")
+done
+code=$(curl -s -m 5 -o "$T/503.json" -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$URL/api/admin/events")
+check_eq "a 5th event subscriber: 503" 503 "$code"
+check_contains "the 503 says why" "At most 4 event subscribers" "$(cat "$T/503.json")"
+kill "${SUBS[0]}" "${SUBS[1]}" 2>/dev/null
+wait "${SUBS[0]}" "${SUBS[1]}" 2>/dev/null
+code=$(curl -s -m 2 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $ADMIN" "$URL/api/admin/events")
+check_eq "after two subscribers left, a new one is accepted" 200 "$code"
+kill "${SUBS[2]}" "${SUBS[3]}" 2>/dev/null
+wait "${SUBS[2]}" "${SUBS[3]}" 2>/dev/null
+
 # the inbox is emptied; the corrupt file is in inbox-rejected with its reason
 awss3 s3 ls --recursive s3://tollgate/ >"$T/ls.out" 2>&1
 check "the inbox is empty" sh -c "! grep -q ' inbox/' '$T/ls.out'"
