@@ -108,7 +108,7 @@ struct events_health_opts {
     struct gate *gate;
     int64_t now;
     unsigned stale_after_hour; /* [health] stale_after_hour, default 6 */
-    int64_t lifecycle_max_age; /* [health] lifecycle_max_age, default 2 h */
+    int64_t lifecycle_max_age; /* [health] lifecycle_max_age, default 2 h; 0: no check */
     bool has_lifecycle;        /* last_lifecycle_run is known */
     int64_t last_lifecycle_run;
     bool serving; /* a server runs the scheduler: a missing/old lifecycle run is a problem */

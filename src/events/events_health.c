@@ -232,10 +232,10 @@ static json_t *grant_health(const struct events_health_opts *o, const struct gat
     json_decref(idx);
 
     /* retention */
-    if (o->serving || o->has_lifecycle) {
+    if ((o->serving || o->has_lifecycle) && o->lifecycle_max_age > 0) {
         if (!o->has_lifecycle)
             problem(probs, "%s: the lifecycle pass (retention) has never run", name);
-        else if (o->lifecycle_max_age > 0 && o->now - o->last_lifecycle_run > o->lifecycle_max_age)
+        else if (o->now - o->last_lifecycle_run > o->lifecycle_max_age)
             problem(probs, "%s: the lifecycle pass (retention) last ran %lld min ago", name,
                     (long long)((o->now - o->last_lifecycle_run) / 60));
     }
