@@ -321,8 +321,10 @@ int cmd_serve(int argc, char **argv)
     tg_log_info("tollgate: %s received: draining (at most %llds)",
                 sig == SIGINT ? "SIGINT" : "SIGTERM", (long long)app.set.drain_timeout);
     http_server_stop(srv);
-    stats_close(st); /* the last events */
-    st = NULL;
+    if (!sched_stuck) {  /* a stuck scheduler may still record: then stats stay open */
+        stats_close(st); /* the last events */
+        st = NULL;
+    }
     tg_log_info("tollgate: stopped");
     status = 0;
     if (sched_stuck) {
