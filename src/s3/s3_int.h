@@ -103,6 +103,13 @@ int s3_verify_put(struct s3_ctx *c, char *ck_out, size_t cap);
 /* Builds the stored-headers JSON for a new object from the request. */
 int s3_meta_from_req(struct s3_ctx *c, const char *ck_b64, char **json_out);
 
+/* s3_xml.c: a PutBucketLifecycleConfiguration body -> rules (malloc'd; free with
+ * meta_lc_rules_free). -ERR_MALFORMED_XML, -ERR_INVALID (Days, duplicate ID),
+ * -ERR_INVALID_REQUEST (a rule without an action), -ERR_NOT_IMPLEMENTED (transitions,
+ * dates, versions, tag and size filters). */
+struct meta_lc_rule;
+int s3_lc_parse(struct str body, struct meta_lc_rule **out, size_t *n);
+
 /* s3_bucket.c */
 void s3_op_list_buckets(struct s3_ctx *c);
 void s3_op_create_bucket(struct s3_ctx *c);

@@ -1,8 +1,7 @@
-/* test_lifecycle_s3.c -- the S3 lifecycle configuration parser (s3_bucket.c lc_visit
- * through s3_xml_parse): what is accepted and stored, what S3 refuses and how
- * (MalformedXML, InvalidArgument, InvalidRequest), and what tollgate refuses as
- * NotImplemented rather than store and ignore. s3_bucket.c is included (h2o style) so
- * its static parser is reachable. */
+/* test_lifecycle_s3.c -- the S3 lifecycle configuration parser (s3_lc_parse, s3_xml.c):
+ * what is accepted and stored, what S3 refuses and how (MalformedXML, InvalidArgument,
+ * InvalidRequest), and what tollgate refuses as NotImplemented rather than store and
+ * ignore. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,7 +10,8 @@
 
 #include <cmocka.h>
 
-#include "../../src/s3/s3_bucket.c"
+#include "meta/meta.h"
+#include "s3/s3_int.h"
 
 #define NS " xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\""
 
@@ -104,25 +104,23 @@ static void test_lifecycle_xml(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof CASES / sizeof CASES[0]; i++) {
-        struct lc_parse lp = {0};
+        struct meta_lc_rule *rules = NULL;
+        size_t n = 0;
         print_message("row %zu\n", i);
-        int rc = s3_xml_parse(str_c(CASES[i].xml), lc_visit, &lp);
-        if (rc == 0 && (!lp.root_ok || lp.n == 0))
-            rc = -ERR_MALFORMED_XML;
+        int rc = s3_lc_parse(str_c(CASES[i].xml), &rules, &n);
         assert_int_equal(rc, CASES[i].rc);
         if (rc == 0) {
             char got[4096] = "";
-            for (size_t k = 0; k < lp.n; k++) {
+            for (size_t k = 0; k < n; k++) {
                 char one[1400];
-                snprintf(one, sizeof one, "%s%s:%c:%s:%lld:%lld", k ? " " : "", lp.rules[k].id,
-                         lp.rules[k].enabled ? 'E' : 'D', lp.rules[k].prefix,
-                         (long long)lp.rules[k].expire_days, (long long)lp.rules[k].abort_days);
+                snprintf(one, sizeof one, "%s%s:%c:%s:%lld:%lld", k ? " " : "", rules[k].id,
+                         rules[k].enabled ? 'E' : 'D', rules[k].prefix,
+                         (long long)rules[k].expire_days, (long long)rules[k].abort_days);
                 strncat(got, one, sizeof got - strlen(got) - 1);
             }
             assert_string_equal(got, CASES[i].rules);
         }
-        buf_release(&lp.cur.prefix);
-        meta_lc_rules_free(lp.rules, lp.n);
+        meta_lc_rules_free(rules, n);
     }
 }
 
@@ -130,17 +128,17 @@ static void test_lifecycle_xml(void **state)
 static void test_lifecycle_xml_generated_id(void **state)
 {
     (void)state;
-    struct lc_parse lp = {0};
+    struct meta_lc_rule *rules = NULL;
+    size_t n = 0;
     const char *xml = "<LifecycleConfiguration><Rule><Filter/><Status>Enabled</Status>"
                       "<Expiration><Days>1</Days></Expiration></Rule><Rule><Filter/>"
                       "<Status>Enabled</Status><Expiration><Days>2</Days></Expiration></Rule>"
                       "</LifecycleConfiguration>";
-    assert_int_equal(s3_xml_parse(str_c(xml), lc_visit, &lp), 0);
-    assert_int_equal(lp.n, 2);
-    assert_int_equal(strlen(lp.rules[0].id), 16);
-    assert_string_not_equal(lp.rules[0].id, lp.rules[1].id);
-    buf_release(&lp.cur.prefix);
-    meta_lc_rules_free(lp.rules, lp.n);
+    assert_int_equal(s3_lc_parse(str_c(xml), &rules, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(strlen(rules[0].id), 16);
+    assert_string_not_equal(rules[0].id, rules[1].id);
+    meta_lc_rules_free(rules, n);
 }
 
 int main(void)
