@@ -436,18 +436,13 @@ static int do_delete(struct pass *ps, const struct lc_policy *p, const char *buc
             if (act == LC_WAIT) {
                 ps->rep.waiting++;
             } else if (ps->apply) {
-                /* a PUT since the listing made it live again: not ours to delete */
-                struct store_obj_info info = {0};
-                int hr = store_obj_head(ps->lc->st, str_c(bucket), str_c(o->key), &info);
-                int64_t still = info.retired_us;
-                store_obj_info_release(&info);
-                if (hr == -ERR_NO_SUCH_KEY || (hr == 0 && !still))
+                /* only the object retired then: a PUT since the listing made the key
+                 * live again, and then it is not ours to delete (one statement) */
+                int dr = store_obj_delete_retired(ps->lc->st, str_c(bucket), str_c(o->key),
+                                                  o->retired_us);
+                if (dr == -ERR_NO_SUCH_KEY)
                     continue;
-                if (hr < 0) {
-                    rc = hr;
-                    break;
-                }
-                if ((rc = store_obj_delete(ps->lc->st, str_c(bucket), str_c(o->key))) < 0)
+                if ((rc = dr) < 0)
                     break;
                 ps->rep.deleted++;
             }

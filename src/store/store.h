@@ -110,6 +110,10 @@ int store_obj_copy(struct store *st, struct str src_bucket, struct str src_key,
  * multipart complete of the key makes it live again. Retiring a retired object keeps
  * the first time. -ERR_NO_SUCH_KEY when absent. */
 int store_obj_retire(struct store *st, struct str bucket, struct str key, int64_t at_us);
+/* Deletes bucket/key only if it is still the object retired at retired_us (not written
+ * again since): 0 when deleted, -ERR_NO_SUCH_KEY when it is gone or live again. */
+int store_obj_delete_retired(struct store *st, struct str bucket, struct str key,
+                             int64_t retired_us);
 /* Calls fn for every retired object of bucket in key order (fn < 0 stops with it). */
 int store_retired_list(struct store *st, struct str bucket,
                        int (*fn)(void *ctx, const char *key, size_t key_len, int64_t retired_us),

@@ -60,6 +60,8 @@
                        "key >= ?2 AND key < ?3 AND retired_us = 0 ORDER BY key")                   \
     X(S_OBJ_RETIRE, "UPDATE objects SET retired_us = ?3 WHERE bucket = ?1 AND key = ?2 AND "       \
                     "retired_us = 0")                                                              \
+    X(S_OBJ_DELETE_RETIRED, "DELETE FROM objects WHERE bucket = ?1 AND key = ?2 AND "              \
+                            "retired_us = ?3 AND retired_us > 0")                                  \
     X(S_OBJ_RETIRED, "SELECT key, retired_us FROM objects WHERE bucket = ?1 AND retired_us > 0 "   \
                      "AND key > ?2 ORDER BY key LIMIT 1000")                                       \
     X(S_OBJ_REF, "SELECT 1 FROM objects WHERE sha256 = ?1 LIMIT 1")                                \

@@ -991,6 +991,30 @@ out:
     return rc;
 }
 
+int store_obj_delete_retired(struct store *st, struct str bucket, struct str key,
+                             int64_t retired_us)
+{
+    struct store_conn *c = NULL;
+    sqlite3_stmt *s;
+    int rc;
+
+    if (retired_us <= 0)
+        return -ERR_INVALID;
+    if ((rc = store_conn_get(st, &c)) < 0)
+        return rc;
+    if ((rc = store_bucket_check_conn(c, bucket)) < 0)
+        goto out;
+    if ((rc = store_stmt(c, S_OBJ_DELETE_RETIRED, &s)) < 0 ||
+        (rc = store_bind_text(s, 1, bucket)) < 0 || (rc = store_bind_key(s, 2, key)) < 0 ||
+        (rc = sqlite3_bind_int64(s, 3, retired_us) == SQLITE_OK ? 0 : -ERR_DB) < 0 ||
+        (rc = store_step(c, s, "object delete retired")) < 0)
+        goto out;
+    rc = sqlite3_changes(c->db) == 1 ? 0 : -ERR_NO_SUCH_KEY;
+out:
+    store_conn_put(st, c);
+    return rc;
+}
+
 int store_retired_list(struct store *st, struct str bucket,
                        int (*fn)(void *ctx, const char *key, size_t key_len, int64_t retired_us),
                        void *ctx)

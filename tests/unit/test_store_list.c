@@ -175,8 +175,9 @@ static void test_list_table(void **state)
 {
     struct tstore *t = *state;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        struct store_list_req req = {STR_LIT("bkt"), str_c(rows[i].prefix), str_c(rows[i].delim),
-                                     str_c(rows[i].after), rows[i].max, false};
+        struct store_list_req req = {STR_LIT("bkt"),       str_c(rows[i].prefix),
+                                     str_c(rows[i].delim), str_c(rows[i].after),
+                                     rows[i].max,          false};
         struct store_list_res res = {0};
         struct acc a;
         memset(&a, 0, sizeof a);
@@ -203,7 +204,7 @@ static void test_list_pagination(void **state)
     struct tstore *t = *state;
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
         struct store_list_req req = {STR_LIT("bkt"), str_c(combos[c][0]), str_c(combos[c][1]),
-                                     STR_NULL, STORE_LIST_MAX, false};
+                                     STR_NULL,       STORE_LIST_MAX,      false};
         struct store_list_res res = {0};
         struct acc whole;
         memset(&whole, 0, sizeof whole);
@@ -279,7 +280,7 @@ static void test_list_delimiter_jumps(void **state)
     assert_int_equal(sqlite3_prepare_v2(c->db,
                                         "INSERT INTO objects VALUES ('bkt', ?1, 1, "
                                         "'00000000000000000000000000000000', zeroblob(32), "
-                                        "'x', '{}', 1)",
+                                        "'x', '{}', 1, 0)",
                                         -1, &s, NULL),
                      SQLITE_OK);
     for (int i = 0; i < 20000; i++) {

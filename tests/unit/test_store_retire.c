@@ -93,6 +93,30 @@ static void test_retire(void **state)
     assert_int_equal(a.n, 0);
 }
 
+/* Deleting only what is still retired as it was: a key written again is not deleted. */
+static void test_delete_retired(void **state)
+{
+    struct tstore *t = *state;
+    struct store_obj_info info = {0};
+    assert_int_equal(put_str(t->st, "bkt", "a", "one"), 0);
+    assert_int_equal(put_str(t->st, "bkt", "b", "two"), 0);
+    assert_int_equal(store_obj_delete_retired(t->st, STR_LIT("bkt"), STR_LIT("a"), 5),
+                     -ERR_NO_SUCH_KEY); /* live */
+    assert_int_equal(store_obj_retire(t->st, STR_LIT("bkt"), STR_LIT("a"), 5), 0);
+    assert_int_equal(store_obj_retire(t->st, STR_LIT("bkt"), STR_LIT("b"), 6), 0);
+    assert_int_equal(put_str(t->st, "bkt", "b", "two again"), 0); /* live again */
+    assert_int_equal(store_obj_delete_retired(t->st, STR_LIT("bkt"), STR_LIT("a"), 4),
+                     -ERR_NO_SUCH_KEY); /* another retirement */
+    assert_int_equal(store_obj_delete_retired(t->st, STR_LIT("bkt"), STR_LIT("a"), 5), 0);
+    assert_int_equal(store_obj_head(t->st, STR_LIT("bkt"), STR_LIT("a"), &info), -ERR_NO_SUCH_KEY);
+    assert_int_equal(store_obj_delete_retired(t->st, STR_LIT("bkt"), STR_LIT("b"), 6),
+                     -ERR_NO_SUCH_KEY);
+    assert_int_equal(store_obj_head(t->st, STR_LIT("bkt"), STR_LIT("b"), &info), 0);
+    store_obj_info_release(&info);
+    assert_int_equal(store_obj_delete_retired(t->st, STR_LIT("bkt"), STR_LIT("b"), 0),
+                     -ERR_INVALID);
+}
+
 /* More than one page (1000) of retired keys, and a callback that deletes as it goes. */
 static int delete_it(void *ctx, const char *key, size_t key_len, int64_t at)
 {
@@ -151,6 +175,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retire, tstore_setup, tstore_teardown),
         cmocka_unit_test_setup_teardown(test_retired_pages, tstore_setup, tstore_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_retired, tstore_setup, tstore_teardown),
         cmocka_unit_test(test_migrate_old_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
