@@ -145,6 +145,10 @@ The MTD after day 31 is $(mibb "$mtd_bytes") MiB.
 
 tollgate publish is $(ratio "$dk_s" "$ap_s")× faster than rebuilding the month with DuckDB
 (append) and $(ratio "$dk_s" "$sp_s")× (splice). Temp files left behind: ${left:-none}.
+Where the time goes: the new MTD is written twice -- built by row-group copy
+(\`copy_file_range\`) into a temp file, then read back and streamed into the store, which
+hashes it (SHA-256, MD5) and writes and fsyncs its blob. A store call that adopts the finished
+temp file (hash in one read, link it into blobs/) would save one full write and fsync.
 MD
 )
 
