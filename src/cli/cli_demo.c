@@ -464,8 +464,8 @@ int cmd_demo(int argc, char **argv)
                json_string_value(id), json_string_value(sk));
     else
         printf("  %-8s tollgate key list / key create --config %s\n", "keys", conf);
-    printf("\nThe keys are kept in %s/" DEMO_KEYS_FILE " (0600) when the demo created %s.\n",
-           absdir, absdir);
+    if (keys)
+        printf("\nThese keys are kept in %s/" DEMO_KEYS_FILE " (mode 0600).\n", absdir);
     status = 0;
 out:
     if (tmp[0])
