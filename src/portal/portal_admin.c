@@ -291,17 +291,6 @@ static int rotate(struct portal *p, const struct gate_grant *gr, int64_t now, js
 
 /* ---- the API ---- */
 
-static bool bearer_ok(struct portal *p, struct http_req *req)
-{
-    struct str v, scheme, key;
-    if (!http_req_header(req, "authorization", &v))
-        return false;
-    if (!str_split(str_trim(v), ' ', &scheme, &key) || !str_case_eq_c(scheme, "Bearer"))
-        return false;
-    key = str_trim(key);
-    return key.len && meta_admin_key_check(p->cfg.meta, key);
-}
-
 /* ---- status and events ---- */
 
 #define SSE_PROBE_TRIES 4    /* when the subscribers are all taken */
@@ -413,8 +402,10 @@ static void api_done(struct portal_req *c, struct str path, bool get, bool post)
     struct str rest = str_n(path.ptr + 11, path.len - 11), a, b;
     bool more = str_split(rest, '/', &a, &b);
     bool ops = !more && (str_eq_c(a, "events") || str_eq_c(a, "status"));
+    bool analytics = !more && (str_eq_c(a, "stats") || str_eq_c(a, "pulse"));
     struct portal_session sess;
-    if (!bearer_ok(p, c->req) && !(ops && session_find(p, c->req, now, &sess))) {
+    if (!portal_bearer_ok(p, c->req) &&
+        !((ops || analytics) && session_find(p, c->req, now, &sess))) {
         http_req_log_note(c->req, "err=admin-auth");
         const char *const h[] = {"WWW-Authenticate", "Bearer realm=\"tollgate admin\"", NULL};
         struct buf body = BUF_INIT;
@@ -423,6 +414,8 @@ static void api_done(struct portal_req *c, struct str path, bool get, bool post)
         portal_send(c, 401, "application/json", &body, h);
         return;
     }
+    if (analytics && portal_stats_api(c, path, now))
+        return;
     if (ops) {
         if (!get)
             goto method;
@@ -557,7 +550,8 @@ static void admin_begin(struct buf *b, const char *title, const struct portal_se
     if (s)
         buf_printf(b,
                    "<nav><a href=\"/admin/grants\">Grants</a><a href=\"/admin/tokens\">Named "
-                   "tokens</a><form class=\"inline\" method=\"post\" action=\"/admin/logout\">"
+                   "tokens</a><a href=\"/admin/stats\">Statistics</a><form class=\"inline\" "
+                   "method=\"post\" action=\"/admin/logout\">"
                    "<input type=\"hidden\" name=\"csrf\" value=\"%s\"><button class=\"btn "
                    "small secondary\" type=\"submit\">Log out</button></form></nav>",
                    s->csrf);
@@ -916,6 +910,21 @@ static void pages_done(struct portal_req *c, struct str path, bool get, bool pos
         if (!get)
             goto method;
         grants_page(c, &s, now, NULL);
+        return;
+    }
+    if (str_eq_c(path, "/admin/stats")) {
+        if (!get)
+            goto method;
+        struct buf b = BUF_INIT;
+        admin_begin(&b, "Statistics", &s);
+        int src = portal_stats_html(p, http_req_query(c->req), now, &b);
+        admin_end(&b);
+        if (src < 0) {
+            buf_release(&b);
+            portal_send_json_error(c, 500, "error", err_message(src));
+        } else {
+            page(c, 200, &b, NULL);
+        }
         return;
     }
     if (str_eq_c(path, "/admin/tokens")) {

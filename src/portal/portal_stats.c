@@ -219,8 +219,8 @@ int portal_stats_html(struct portal *p, struct str query, int64_t now, struct bu
 {
     struct stats *st = p->cfg.stats;
     if (!st) {
-        buf_adds(b, "<main class=\"wrap\"><h1>Statistics</h1><p class=\"empty\">Analytics are "
-                    "off ([stats] enabled = off).</p></main>");
+        buf_adds(b, "<h1>Statistics</h1><p class=\"empty\">Analytics are off ([stats] enabled = "
+                    "off).</p>");
         return 0;
     }
     struct buf dv = BUF_INIT;
@@ -247,7 +247,7 @@ int portal_stats_html(struct portal *p, struct str query, int64_t now, struct bu
     portal_fmt_size((uint64_t)json_integer_value(json_object_get(pulse, "bytes")), cc);
     portal_fmt_count(json_integer_value(json_object_get(pulse, "visitors")), dd);
     buf_printf(b,
-               "<main class=\"wrap wide\"><h1>Statistics</h1>"
+               "<h1>Statistics</h1>"
                "<section class=\"card pulse\"><h2>Last %" PRId64 " minutes</h2>"
                "<dl class=\"grid\"><div><dt>Requests</dt><dd class=\"big\">%s</dd></div>"
                "<div><dt>Downloads</dt><dd class=\"big\">%s</dd></div>"
@@ -317,7 +317,7 @@ int portal_stats_html(struct portal *p, struct str query, int64_t now, struct bu
     buf_printf(b,
                "</div><p class=\"small\">%s to %s (UTC days). Visitors are counted without "
                "cookies from a salted hash that changes every day; "
-               "<a href=\"/api/admin/stats?from=%s&amp;to=%s\">JSON</a>.</p></main>",
+               "<a href=\"/api/admin/stats?from=%s&amp;to=%s\">JSON</a>.</p>",
                from, to, from, to);
     for (int k = 0; k < 4; k++)
         free(m[k]);

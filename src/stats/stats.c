@@ -520,7 +520,7 @@ int stats_query(struct stats *st, enum stats_window w, const char *from, const c
     struct stats_agg **aggs = calloc(nw, sizeof *aggs);
     size_t i = 0;
     for (int64_t t = s0; rc == 0 && t < b; t = stats_window_next(w, t), i++) {
-        if (t >= now) /* the future holds nothing: an empty aggregate */
+        if (t > now) /* the future holds nothing: an empty aggregate */
             rc = (aggs[i] = stats_agg_new()) ? 0 : -ERR_NOMEM;
         else
             rc = stats_window_get(&src, w, t, now, &aggs[i]);

@@ -435,7 +435,7 @@ int stats_window_get(const struct stats_source *src, enum stats_window w, int64_
         rc = src->raw_agg(src->ctx, start, end, a);
     } else {
         enum stats_window below = (enum stats_window)(w - 1);
-        for (int64_t t = start; rc == 0 && t < end && t < now; t = stats_window_next(below, t)) {
+        for (int64_t t = start; rc == 0 && t < end && t <= now; t = stats_window_next(below, t)) {
             struct stats_agg *c = NULL;
             if ((rc = stats_window_get(src, below, t, now, &c)) < 0)
                 break;

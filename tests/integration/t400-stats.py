@@ -84,7 +84,7 @@ def main():
         sys.exit(1 if found else 0)
     if cmd == 'get':
         d = json.load(open(sys.argv[2]))
-        print(eval(sys.argv[3]))
+        print(eval(sys.argv[3], {"d": d}))
         return
 
 

@@ -226,6 +226,30 @@ static void test_query(void **state)
                      -ERR_INVALID);
 }
 
+/* An open day: the half hour in progress is computed fresh, with what just happened. */
+static void test_open_windows(void **state)
+{
+    struct t *t = *state;
+    hit(t, "2026-03-01T09:00:01Z", STATS_DOWNLOAD, "tier2", "tier2/a", 200, 10, "192.0.2.7", FF, "",
+        "");
+    hit(t, "2026-03-01T09:00:02Z", STATS_API_VIEW, "tier2", "", 200, 0, "192.0.2.7", FF, "", "");
+    assert_int_equal(stats_flush(t->st), 0);
+    json_t *j = query(t, STATS_WDAY, "2026-03-01", "2026-03-01", "tier2", "2026-03-01T09:00:05Z");
+    json_t *s = json_object_get(j, "series");
+    assert_int_equal(field(s, "2026-03-01T00:00:00Z", "tier2", "downloads"), 1);
+    assert_int_equal(field(s, "2026-03-01T00:00:00Z", "tier2", "api_views"), 1);
+    json_decref(j);
+    /* later the same day, more; the day is still right (nothing open was saved) */
+    hit(t, "2026-03-01T15:00:00Z", STATS_DOWNLOAD, "tier2", "tier2/a", 200, 10, "192.0.2.8", FF, "",
+        "");
+    assert_int_equal(stats_flush(t->st), 0);
+    j = query(t, STATS_WDAY, "2026-03-01", "2026-03-01", "tier2", "2026-03-01T15:00:05Z");
+    s = json_object_get(j, "series");
+    assert_int_equal(field(s, "2026-03-01T00:00:00Z", "tier2", "downloads"), 2);
+    assert_int_equal(field(s, "2026-03-01T00:00:00Z", "tier2", "visitors"), 2);
+    json_decref(j);
+}
+
 static bool file_has(const char *path, const char *needle)
 {
     FILE *f = fopen(path, "rb");
@@ -314,6 +338,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_query, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_windows, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expire_and_privacy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_buffer_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config_errors, setup, teardown),
