@@ -119,7 +119,8 @@ static void chart_svg(struct buf *b, const struct chart *ch)
         if (sum > max)
             max = sum;
     }
-    double top = max > 0 ? max : 1;
+    /* counts: a multiple of 4 (>= 4), so the five scale lines are whole numbers */
+    double top = ch->bytes ? (max > 0 ? max : 1) : (max <= 4 ? 4 : ceil(max / 4) * 4);
     char vs[32];
     buf_adds(b, "<figure class=\"chart\"><figcaption>");
     portal_html_escape(b, str_c(ch->title));
