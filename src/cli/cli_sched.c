@@ -6,7 +6,8 @@
  *     published something, then rewrites the index of every grant whose listing
  *     changed (publish_index);
  *   - emits the events: published / rejected per inbox file, retired / deleted per
- *     lifecycle action;
+ *     lifecycle action, and published for a daily that appeared in a grant's index
+ *     without the inbox (`tollgate publish` in another process);
  *   - logs one line per run with its counts (never a secret, a token or a URL query).
  * Decisions use the tollgate clock (tg_now: TOLLGATE_NOW-aware); only the wakeups use
  * real time. Stopping is bounded: the thread checks the stop flag between steps and
@@ -18,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "events/events.h"
@@ -32,6 +34,14 @@
 #define SCHED_STOP_WAIT_S 30 /* an inbox publish in flight finishes first */
 #define SCHED_CHANGED_MAX 256
 
+#define SCHED_INDEX_MAX (4u << 20) /* an _index/<grant>.json read to watch it */
+
+struct sched_watch {
+    bool seen;
+    char etag[STORE_ETAG_MAX];
+    json_t *daily; /* array of keys */
+};
+
 struct cli_sched {
     struct cli_app *app;
     struct lifecycle *lc;
@@ -42,6 +52,10 @@ struct cli_sched {
     pthread_cond_t cv;
     bool stop, running;
     pthread_t thread;
+    /* the dailies each grant's index listed at the last look (watch_indexes) */
+    struct sched_watch *watch;
+    size_t n_watch;
+    json_t *inbox_keys; /* daily keys the inbox published this run: already announced */
     /* per run */
     unsigned published, noop, rejected;
     char *changed[SCHED_CHANGED_MAX];
@@ -81,6 +95,7 @@ static void on_inbox_item(void *ctx, const struct publish_inbox_item *it)
             s->noop++;
         else
             s->published++;
+        json_array_append_new(s->inbox_keys, json_string(r->daily_key));
         events_emit(s->ev, EV_PUBLISHED, p);
     } else if (it->ok) {
         s->published++;
@@ -202,6 +217,105 @@ static void lifecycle_run(struct cli_sched *s, const char *why)
     }
 }
 
+/* ---- publishes by other processes ---- */
+
+/* `tollgate publish` runs in its own process, so its events cannot reach this bus
+ * directly; the grants' indexes tell. A daily key that appears in an index (and that the
+ * inbox did not just publish) is announced as published, via "publish". The first look
+ * after start only records: what was there before is not news. */
+static json_t *index_read(struct cli_sched *s, const char *key, struct store_obj_info *info)
+{
+    int fd = -1;
+    json_t *j = NULL;
+    if (store_obj_open(s->app->store, str_c(s->app->set.bucket), str_c(key), info, &fd) < 0)
+        return NULL;
+    char *p = info->size <= SCHED_INDEX_MAX ? malloc(info->size + 1) : NULL;
+    size_t got = 0;
+    while (p && got < info->size) {
+        ssize_t n = pread(fd, p + got, info->size - got, (off_t)got);
+        if (n <= 0)
+            break;
+        got += (size_t)n;
+    }
+    if (p && got == info->size)
+        j = json_loadb(p, got, 0, NULL);
+    free(p);
+    close(fd);
+    return j;
+}
+
+static bool has_key(json_t *arr, const char *k)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(arr, i, v)
+    {
+        const char *x =
+            json_is_string(v) ? json_string_value(v) : json_string_value(json_object_get(v, "key"));
+        if (x && strcmp(x, k) == 0)
+            return true;
+    }
+    return false;
+}
+
+static void watch_indexes(struct cli_sched *s)
+{
+    struct gate *g = s->app->gate;
+    size_t n = gate_grant_count(g);
+    if (s->n_watch < n) {
+        struct sched_watch *w = realloc(s->watch, n * sizeof *w);
+        if (!w)
+            return;
+        memset(w + s->n_watch, 0, (n - s->n_watch) * sizeof *w);
+        s->watch = w;
+        s->n_watch = n;
+    }
+    unsigned announced = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct gate_grant *gr = gate_grant_at(g, i);
+        struct sched_watch *w = &s->watch[i];
+        char key[GATE_NAME_MAX + 16];
+        snprintf(key, sizeof key, "_index/%s.json", gr->name);
+        struct store_obj_info info = {0};
+        json_t *idx = index_read(s, key, &info);
+        if (idx && w->seen && strcmp(info.etag, w->etag) == 0) {
+            json_decref(idx);
+            store_obj_info_release(&info);
+            continue;
+        }
+        json_t *daily = idx ? json_incref(json_object_get(idx, "daily")) : NULL;
+        if (!json_is_array(daily)) {
+            json_decref(daily);
+            daily = json_array();
+        }
+        size_t k;
+        json_t *v;
+        json_array_foreach(daily, k, v)
+        {
+            const char *dk = json_is_string(v) ? json_string_value(v)
+                                               : json_string_value(json_object_get(v, "key"));
+            if (!w->seen || !dk || has_key(w->daily, dk) || has_key(s->inbox_keys, dk))
+                continue;
+            const char *d = strstr(dk, "daily/");
+            char date[11] = "";
+            if (d && strlen(d + 6) >= 10)
+                snprintf(date, sizeof date, "%.10s", d + 6);
+            json_t *p = json_pack("{s:s, s:s, s:s, s:s}", "grant", gr->name, "date", date, "key",
+                                  dk, "via", "publish");
+            events_emit(s->ev, EV_PUBLISHED, p);
+            announced++;
+        }
+        json_decref(w->daily);
+        w->daily = daily;
+        w->seen = true;
+        snprintf(w->etag, sizeof w->etag, "%s", idx ? info.etag : "");
+        json_decref(idx);
+        store_obj_info_release(&info);
+    }
+    if (announced)
+        tg_log_info("scheduler: %u dailies published by another process announced", announced);
+}
+
 /* ---- the thread ---- */
 
 static void *sched_main(void *arg)
@@ -209,17 +323,18 @@ static void *sched_main(void *arg)
     struct cli_sched *s = arg;
     int64_t next_lc = 0; /* monotonic us: due at start */
     while (!stopping(s)) {
+        json_array_clear(s->inbox_keys);
         inbox_run(s);
         if (stopping(s))
             break;
-        if (s->published)
+        if (s->published) {
             lifecycle_run(s, "after publish");
-        else if (tg_monotonic_us() >= next_lc)
+            next_lc = tg_monotonic_us() + (int64_t)SCHED_LIFECYCLE_S * 1000000;
+        } else if (tg_monotonic_us() >= next_lc) {
             lifecycle_run(s, next_lc ? "hourly" : "start");
-        else
-            goto wait;
-        next_lc = tg_monotonic_us() + (int64_t)SCHED_LIFECYCLE_S * 1000000;
-    wait:
+            next_lc = tg_monotonic_us() + (int64_t)SCHED_LIFECYCLE_S * 1000000;
+        }
+        watch_indexes(s);
         pthread_mutex_lock(&s->mu);
         struct timespec until;
         clock_gettime(CLOCK_MONOTONIC, &until);
@@ -231,12 +346,23 @@ static void *sched_main(void *arg)
     return NULL;
 }
 
+static void sched_free(struct cli_sched *s)
+{
+    for (size_t i = 0; i < s->n_watch; i++)
+        json_decref(s->watch[i].daily);
+    free(s->watch);
+    json_decref(s->inbox_keys);
+    free(s);
+}
+
 int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev, struct stats *st,
                     struct cli_sched **out)
 {
     struct cli_sched *s = calloc(1, sizeof *s);
-    if (!s)
+    if (!s || !(s->inbox_keys = json_array())) {
+        free(s);
         return -ERR_NOMEM;
+    }
     s->app = app;
     s->lc = lc;
     s->ev = ev;
@@ -259,7 +385,7 @@ int cli_sched_start(struct cli_app *app, struct lifecycle *lc, struct events *ev
     if (pthread_create(&s->thread, NULL, sched_main, s) != 0) {
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
-        free(s);
+        sched_free(s);
         return -ERR_INTERNAL;
     }
     s->running = true;
@@ -286,6 +412,6 @@ int cli_sched_stop(struct cli_sched *s)
     }
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
-    free(s);
+    sched_free(s);
     return 0;
 }

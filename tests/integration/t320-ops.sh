@@ -263,6 +263,22 @@ assert any(r["delivery"] == first["delivery"] and r["status"] == 200 for r in re
 EOF
 check "webhook: the failed attempt is logged with its retry" grep -Eq 'webhook ops: .* attempt 1 of 6 failed \(HTTP 500\); retry in [0-9]+ ms' "$T/server.log"
 
+# a `tollgate publish` by another process is announced too (the scheduler watches the indexes)
+D2=$(date -u -d '2 days ago' +%F)
+"$TG" parquet gen -o "$G/d3.parquet" --rows 20 --date "$D2" --seed 3 >/dev/null 2>&1
+"$TG" publish tier1 "$G/d3.parquet" --date "$D2" --config "$CONF" >"$T/pub3.out" 2>&1
+check_eq "tollgate publish while serve runs exits 0" 0 "$?"
+check "webhook: the CLI publish arrives as published via publish (<= 60 s)" /usr/bin/python3 - "$T/hooks.jsonl" "$D2" <<'EOF'
+import json, sys, time
+for _ in range(600):
+    recs = [json.loads(l) for l in open(sys.argv[1])]
+    if any(r["status"] == 200 and r["body"].get("via") == "publish" and r["body"].get("date") == sys.argv[2] and r["body"]["grant"] == "tier1" for r in recs):
+        sys.exit(0)
+    time.sleep(0.1)
+sys.exit("got: %r" % [r["body"] for r in recs])
+EOF
+check "scheduler: the announcement is logged" grep -q 'scheduler: 1 dailies published by another process announced' "$T/server.log"
+
 # ---- no secret in the log; clean stop ----
 check "the log holds neither the webhook secret nor the admin key" \
     sh -c "! grep -qF -e '$WSECRET' -e '$ADMIN' '$T/server.log'"
