@@ -222,10 +222,13 @@ static json_t *grant_health(const struct events_health_opts *o, const struct gat
             json_decref(man);
         }
     } else if (newest[0]) {
+        /* the formats that get a month-to-date bundle (publish_text.c's list) */
+        static const char *const BUNDLED[] = {".parquet",  ".csv",    ".csv.gz",    ".jsonl",
+                                              ".jsonl.gz", ".ndjson", ".ndjson.gz", NULL};
         size_t n = strlen(newest_key);
-        bool bundled = (n > 8 && strcmp(newest_key + n - 8, ".parquet") == 0) ||
-                       (n > 4 && strcmp(newest_key + n - 4, ".csv") == 0) ||
-                       strstr(newest_key, ".jsonl") || strstr(newest_key, ".csv.gz");
+        bool bundled = false;
+        for (const char *const *e = BUNDLED; *e && !bundled; e++)
+            bundled = n > strlen(*e) && strcmp(newest_key + n - strlen(*e), *e) == 0;
         if (bundled)
             problem(probs, "%s: no month-to-date bundle is listed (newest daily %s)", name, newest);
     }
