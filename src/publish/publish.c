@@ -783,7 +783,8 @@ static int build_parquet(struct ctx *c, const char *base_key, struct bday *cd, s
         }
         *rows = pq_num_rows(cur);
         *rgs = pq_num_row_groups(cur);
-        if ((rc = stage_path(c, pq_path(cur), put)) < 0)
+        /* the bundle is our temp file: the store adopts it (no second copy) */
+        if ((rc = store_put_adopt(c->o->store, pq_path(cur), put)) < 0)
             rc = fail(c, rc, "cannot stage the bundle: %s", errs(rc));
     }
     pq_close(cur);
@@ -1448,7 +1449,9 @@ static int run(struct ctx *c)
     snprintf(dmkey, sizeof dmkey, "%smanifest.json", dfolder);
     snprintf(r->daily_key, sizeof r->daily_key, "%s", dkey);
     struct store_put *put = NULL;
-    if ((rc = stage_path(c, file, &put)) < 0)
+    /* a projection is our temp file (adopted); the publisher's own file is copied */
+    rc = file == o->file ? stage_path(c, file, &put) : store_put_adopt(o->store, file, &put);
+    if (rc < 0)
         return fail(c, rc, "cannot read '%s': %s", o->file, errs(rc));
     uint8_t d256[32], md5[16];
     if ((rc = store_put_digest(put, d256, md5)) < 0) {

@@ -146,6 +146,12 @@ void store_list_res_release(struct store_list_res *res);
 /* ---- multipart ---- */
 int store_mpu_create(struct store *st, struct str bucket, struct str key,
                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
+/* A put of a finished file: the file at `path` becomes the put's body without being
+ * copied when it is on the store's filesystem (it is moved into DIR/tmp, hashed -- SHA-256
+ * and MD5 at once, on two threads -- and later linked into blobs/ by store_put_commit);
+ * on another filesystem it is copied as store_put_write would. Either way `path` is gone
+ * afterwards on success (moved, or copied then removed). Commit or abort as any put. */
+int store_put_adopt(struct store *st, const char *path, struct store_put **out);
 /* Commits a put as part `part` (replacing an earlier one of that number); frees p.
  * etag_out: unquoted md5 hex. */
 int store_mpu_part_commit(struct store_put *p, struct str bucket, struct str key,

@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/file.h>
@@ -646,6 +647,145 @@ int store_put_write(struct store_put *p, const void *data, size_t n)
         (p->with_md5 && (rc = crypto_hash_update(&p->md5, data, n)) < 0))
         return rc;
     p->size += n;
+    return 0;
+}
+
+/* ---- adopting a finished file ---- */
+
+struct hash_job {
+    int fd;
+    uint64_t size;
+    enum crypto_alg alg;
+    uint8_t out[32];
+    int rc;
+};
+
+static void *hash_file(void *arg)
+{
+    struct hash_job *j = arg;
+    struct crypto_hash h;
+    char *buf = malloc(STORE_COPY_BUF);
+    j->rc = buf ? crypto_hash_init(&h, j->alg) : -ERR_NOMEM;
+    if (j->rc < 0) {
+        free(buf);
+        return NULL;
+    }
+    for (uint64_t off = 0; off < j->size && j->rc == 0;) {
+        size_t want = j->size - off < STORE_COPY_BUF ? (size_t)(j->size - off) : STORE_COPY_BUF;
+        ssize_t n = pread(j->fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            j->rc = n < 0 ? -errno : -ERR_IO; /* shorter than its size: changed under us */
+            break;
+        }
+        j->rc = crypto_hash_update(&h, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    if (j->rc == 0)
+        j->rc = crypto_hash_final(&h, j->out);
+    crypto_hash_release(&h);
+    free(buf);
+    return NULL;
+}
+
+/* Another filesystem: copied through a normal put, then the source is removed. */
+static int adopt_by_copy(struct store *st, int fd, const char *path, struct store_put **out)
+{
+    struct store_put *p = NULL;
+    int rc = store_put_begin(st, &p);
+    char *buf = rc == 0 ? malloc(STORE_COPY_BUF) : NULL;
+    if (rc == 0 && !buf)
+        rc = -ERR_NOMEM;
+    while (rc == 0) {
+        ssize_t n = read(fd, buf, STORE_COPY_BUF);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            rc = n < 0 ? -errno : 0;
+            break;
+        }
+        rc = store_put_write(p, buf, (size_t)n);
+    }
+    free(buf);
+    if (rc < 0) {
+        store_put_abort(p);
+        return rc;
+    }
+    unlink(path);
+    *out = p;
+    return 0;
+}
+
+int store_put_adopt(struct store *st, const char *path, struct store_put **out)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat sb;
+    int rc;
+
+    if (fd < 0)
+        return -errno;
+    /* locked before it enters tmp/: a store_open cleaning tmp/ leaves it alone */
+    if (flock(fd, LOCK_EX) < 0 || fstat(fd, &sb) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return -ERR_INVALID;
+    }
+    struct store_put *p = calloc(1, sizeof *p);
+    if (!p) {
+        close(fd);
+        return -ERR_NOMEM;
+    }
+    p->st = st;
+    p->fd = -1;
+    p->with_md5 = true;
+    rc = -EEXIST;
+    for (int attempt = 0; attempt < 8 && rc == -EEXIST; attempt++) {
+        uint8_t rnd[16];
+        char hex[33];
+        if ((rc = crypto_random(rnd, sizeof rnd)) < 0)
+            break;
+        hex_encode(rnd, sizeof rnd, hex);
+        snprintf(p->tmp, sizeof p->tmp, "%s/%s", st->tmp_dir, hex);
+        rc = link(path, p->tmp) == 0 ? 0 : -errno;
+    }
+    if (rc == -EXDEV || rc == -EPERM || rc == -EOPNOTSUPP) {
+        free(p);
+        rc = adopt_by_copy(st, fd, path, out);
+        close(fd);
+        return rc;
+    }
+    if (rc < 0) {
+        tg_log_error("store: cannot move '%s' into '%s': %s", path, st->tmp_dir, strerror(-rc));
+        free(p);
+        close(fd);
+        return rc;
+    }
+    unlink(path);
+    p->fd = fd;
+    p->tmp_present = true;
+    p->size = (uint64_t)sb.st_size;
+    struct hash_job sha = {fd, p->size, CRYPTO_SHA256, {0}, 0},
+                    md5 = {fd, p->size, CRYPTO_MD5, {0}, 0};
+    pthread_t th;
+    bool two = pthread_create(&th, NULL, hash_file, &md5) == 0;
+    hash_file(&sha);
+    if (two)
+        pthread_join(th, NULL);
+    else
+        hash_file(&md5);
+    if ((rc = sha.rc) < 0 || (rc = md5.rc) < 0) {
+        store_put_free(p);
+        return rc;
+    }
+    memcpy(p->sha256, sha.out, 32);
+    memcpy(p->md5d, md5.out, 16);
+    p->final = true;
+    *out = p;
     return 0;
 }
 

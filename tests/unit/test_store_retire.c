@@ -5,6 +5,8 @@
  * made before the column existed is migrated on open. */
 #include <sqlite3.h>
 
+#include "crypto/crypto.h"
+
 #include "test_store_helpers.h"
 
 struct names {
@@ -117,6 +119,58 @@ static void test_delete_retired(void **state)
                      -ERR_INVALID);
 }
 
+/* store_put_adopt: a finished file becomes an object without a copy on the same
+ * filesystem, and by a copy from another one (/dev/shm when it is another filesystem). */
+static void adopt_one(struct tstore *t, const char *dir, const char *key)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/adopt-me.bin", dir);
+    static char data[3 << 20];
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (char)(i * 7 + 3);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(data, 1, sizeof data, f), sizeof data);
+    fclose(f);
+    struct store_put *p = NULL;
+    assert_int_equal(store_put_adopt(t->st, path, &p), 0);
+    assert_int_equal(access(path, F_OK), -1); /* moved or copied away */
+    assert_int_equal(store_put_size(p), sizeof data);
+    uint8_t sha[32], md5[16], want_sha[32], want_md5[16];
+    assert_int_equal(store_put_digest(p, sha, md5), 0);
+    crypto_sha256(data, sizeof data, want_sha);
+    crypto_md5(data, sizeof data, want_md5);
+    assert_memory_equal(sha, want_sha, 32);
+    assert_memory_equal(md5, want_md5, 16);
+    struct store_obj_info info = {0};
+    assert_int_equal(store_put_commit(p, STR_LIT("bkt"), str_c(key), NULL, &info), 0);
+    char hex[33];
+    hex_encode(want_md5, 16, hex);
+    assert_string_equal(info.etag, hex);
+    store_obj_info_release(&info);
+    size_t n = 0;
+    char *back = get_all(t->st, "bkt", key, &n);
+    assert_int_equal(n, sizeof data);
+    assert_memory_equal(back, data, n);
+    free(back);
+}
+
+static void test_adopt(void **state)
+{
+    struct tstore *t = *state;
+    adopt_one(t, t->dir, "same-fs");
+    struct stat a, b;
+    if (stat("/dev/shm", &a) == 0 && stat(t->dir, &b) == 0 && a.st_dev != b.st_dev) {
+        adopt_one(t, "/dev/shm", "other-fs");
+    } else {
+        print_message("no second filesystem at /dev/shm: the copy path is not exercised\n");
+    }
+    struct store_put *p = NULL;
+    assert_int_equal(store_put_adopt(t->st, "/nonexistent/x", &p), -ENOENT);
+    assert_int_equal(store_put_adopt(t->st, t->dir, &p), -ERR_INVALID); /* a directory */
+    assert_int_equal(count_files(t->dir) > 0, 1);
+}
+
 /* More than one page (1000) of retired keys, and a callback that deletes as it goes. */
 static int delete_it(void *ctx, const char *key, size_t key_len, int64_t at)
 {
@@ -176,6 +230,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retire, tstore_setup, tstore_teardown),
         cmocka_unit_test_setup_teardown(test_retired_pages, tstore_setup, tstore_teardown),
         cmocka_unit_test_setup_teardown(test_delete_retired, tstore_setup, tstore_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt, tstore_setup, tstore_teardown),
         cmocka_unit_test(test_migrate_old_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
