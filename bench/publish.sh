@@ -159,13 +159,13 @@ its input here is PLAIN (cheap to decode) and its output ZSTD (less to write), w
 
 Rebuilding the month with DuckDB takes $(ratio "$dk_s" "$ap_s")× the time of the append and
 $(ratio "$dk_s" "$sp_s")× that of the splice. Temp files left behind: ${left:-none}.
-Where the time goes: the new MTD is written twice -- built by row-group copy
-(\`copy_file_range\`, fsync) into a temp file, then read back and streamed into the store, which
-hashes it (SHA-256 and MD5, one after the other) and writes and fsyncs its blob. Hashing alone
-costs about $(ratio "$(awk -v a="$h2_s" -v b="$h5_s" 'BEGIN{print a+b}')" "$cp_s")× the copy, so the 2× target needs the store to
-adopt the finished temp file (hash in one read, link it into blobs/: one write and one fsync
-fewer) and MD5 off the critical path (in parallel with SHA-256 on the second core, or an ETag
-not derived from MD5 for objects the publisher writes).
+Where the time goes: the new MTD is built once, by row-group copy (\`copy_file_range\`,
+fsync) into a temp file on the store's filesystem, which the store then adopts without a
+second copy (\`store_put_adopt\`: moved into its tmp/, read once by two threads -- SHA-256
+and MD5 at the same time, the larger being MD5 at $(ratio "$h5_s" "$cp_s")× the copy --
+then linked into blobs/). So an append costs about the row-group copy plus MD5 plus the
+day's own file; the remaining lever would be an ETag not derived from MD5 for objects the
+publisher writes (S3 clients compare single-part ETags with MD5, so it stays MD5).
 MD
 )
 

@@ -106,26 +106,11 @@ static int stage_fd(struct ctx *c, int fd, struct store_put **out)
 {
     struct store_put *p = NULL;
     int rc = store_put_begin(c->o->store, &p);
-    if (rc < 0)
-        return rc;
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            store_put_abort(p);
-            return -errno;
-        }
-        if (n == 0)
-            break;
-        if ((rc = store_put_write(p, buf, (size_t)n)) < 0) {
-            store_put_abort(p);
-            return rc;
-        }
-    }
-    *out = p;
-    return 0;
+    if (rc == 0 && (rc = store_put_write_fd(p, fd)) < 0)
+        store_put_abort(p);
+    if (rc == 0)
+        *out = p;
+    return rc;
 }
 
 static int stage_path(struct ctx *c, const char *path, struct store_put **out)

@@ -146,6 +146,8 @@ void store_list_res_release(struct store_list_res *res);
 /* ---- multipart ---- */
 int store_mpu_create(struct store *st, struct str bucket, struct str key,
                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
+/* Writes everything read from fd (to its end) into the put. */
+int store_put_write_fd(struct store_put *p, int fd);
 /* A put of a finished file: the file at `path` becomes the put's body without being
  * copied when it is on the store's filesystem (it is moved into DIR/tmp, hashed -- SHA-256
  * and MD5 at once, on two threads -- and later linked into blobs/ by store_put_commit);

@@ -689,14 +689,10 @@ static void *hash_file(void *arg)
     return NULL;
 }
 
-/* Another filesystem: copied through a normal put, then the source is removed. */
-static int adopt_by_copy(struct store *st, int fd, const char *path, struct store_put **out)
+int store_put_write_fd(struct store_put *p, int fd)
 {
-    struct store_put *p = NULL;
-    int rc = store_put_begin(st, &p);
-    char *buf = rc == 0 ? malloc(STORE_COPY_BUF) : NULL;
-    if (rc == 0 && !buf)
-        rc = -ERR_NOMEM;
+    char *buf = malloc(STORE_COPY_BUF);
+    int rc = buf ? 0 : -ERR_NOMEM;
     while (rc == 0) {
         ssize_t n = read(fd, buf, STORE_COPY_BUF);
         if (n < 0 && errno == EINTR)
@@ -708,6 +704,16 @@ static int adopt_by_copy(struct store *st, int fd, const char *path, struct stor
         rc = store_put_write(p, buf, (size_t)n);
     }
     free(buf);
+    return rc;
+}
+
+/* Another filesystem: copied through a normal put, then the source is removed. */
+static int adopt_by_copy(struct store *st, int fd, const char *path, struct store_put **out)
+{
+    struct store_put *p = NULL;
+    int rc = store_put_begin(st, &p);
+    if (rc == 0)
+        rc = store_put_write_fd(p, fd);
     if (rc < 0) {
         store_put_abort(p);
         return rc;
