@@ -24,9 +24,11 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=build/san/tests/%)
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=build/tools/%)
 
 .PHONY: all run test unit integration deps deps-build deps-fuzz bench fmt clean fuzz
-all: build/tollgate $(BENCH_BIN)
+all: build/tollgate $(BENCH_BIN) $(TOOL_BIN)
 
 deps:
 	@sh scripts/deps.sh test
@@ -55,6 +57,11 @@ build/san/tests/%: tests/unit/%.c build/san/libtollgate.a $(HDRS)
 	@mkdir -p $(dir $@)
 	@echo "  LD(san) $@"
 	@$(CC) $(ALL_CFLAGS) -O1 $(SAN) $< build/san/libtollgate.a $(LDLIBS) -lcmocka -o $@
+
+build/tools/%: tests/tools/%.c build/libtollgate.a
+	@mkdir -p $(dir $@)
+	@echo "  LD      $@"
+	@$(CC) $(ALL_CFLAGS) $< build/libtollgate.a $(LDLIBS) -o $@
 
 build/bench/%: bench/%.c build/libtollgate.a
 	@mkdir -p $(dir $@)
