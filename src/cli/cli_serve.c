@@ -138,10 +138,22 @@ static int metrics_extra(void *ctx, int64_t now, struct buf *b)
                 json_string_value(json_object_get(g, "grant")), t);
     }
     json_decref(h);
-    struct lifecycle_report rep;
+    struct lifecycle_report rep, tot;
     pthread_mutex_lock(&st->mu);
     rc = lifecycle_last_run(st->lc, &rep);
+    int trc = lifecycle_totals(st->lc, &tot);
     pthread_mutex_unlock(&st->mu);
+    if (trc == 0)
+        buf_printf(b,
+                   "# HELP tollgate_lifecycle_objects_total Objects retired and deleted by "
+                   "every lifecycle pass recorded in the data directory.\n"
+                   "# TYPE tollgate_lifecycle_objects_total counter\n"
+                   "tollgate_lifecycle_objects_total{action=\"retired\"} %u\n"
+                   "tollgate_lifecycle_objects_total{action=\"deleted\"} %u\n"
+                   "# HELP tollgate_lifecycle_blobs_removed_total Blobs collected by the "
+                   "lifecycle passes.\n# TYPE tollgate_lifecycle_blobs_removed_total counter\n"
+                   "tollgate_lifecycle_blobs_removed_total %u\n",
+                   tot.retired, tot.deleted, tot.blobs_removed);
     if (rc == 0)
         buf_printf(b,
                    "# HELP tollgate_lifecycle_last_run_timestamp_seconds When the lifecycle pass "

@@ -193,18 +193,28 @@ out:
     return rc;
 }
 
-int lifecycle_last_run(struct lifecycle *lc, struct lifecycle_report *out)
+static int run_report(struct lifecycle *lc, bool totals, struct lifecycle_report *out)
 {
     struct meta_lc_run r;
     int rc;
     if (!lc->m)
         return -ERR_NOT_FOUND;
-    if ((rc = meta_lc_run_last(lc->m, &r)) < 0)
+    if ((rc = (totals ? meta_lc_run_totals : meta_lc_run_last)(lc->m, &r)) < 0)
         return rc;
     *out = (struct lifecycle_report){r.ran_at,     r.retired,         r.deleted,
                                      r.waiting,    r.aborted_uploads, r.blobs_removed,
                                      r.blob_bytes, r.grants_changed};
     return 0;
+}
+
+int lifecycle_last_run(struct lifecycle *lc, struct lifecycle_report *out)
+{
+    return run_report(lc, false, out);
+}
+
+int lifecycle_totals(struct lifecycle *lc, struct lifecycle_report *out)
+{
+    return run_report(lc, true, out);
 }
 
 /* ---- the pass ---- */

@@ -79,5 +79,7 @@ int lifecycle_apply(struct lifecycle *lc, int64_t now,
                     struct lifecycle_report *rep);
 /* The newest recorded run; -ERR_NOT_FOUND if never. */
 int lifecycle_last_run(struct lifecycle *lc, struct lifecycle_report *out);
+/* The sums over every recorded run (ran_at: the newest); -ERR_NOT_FOUND if never. */
+int lifecycle_totals(struct lifecycle *lc, struct lifecycle_report *out);
 
 #endif

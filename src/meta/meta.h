@@ -138,14 +138,14 @@ int meta_stats_delete_before(struct meta_stats *ms, int64_t before_us, uint64_t 
 struct meta_lc_rule {
     char id[META_LC_ID_MAX];
     bool enabled;
-    char *prefix;         /* malloc'd by meta_lc_rules_get; "" = the whole bucket */
-    int64_t expire_days;  /* Expiration/Days; 0 = none */
-    int64_t abort_days;   /* AbortIncompleteMultipartUpload/DaysAfterInitiation; 0 = none */
+    char *prefix;        /* malloc'd by meta_lc_rules_get; "" = the whole bucket */
+    int64_t expire_days; /* Expiration/Days; 0 = none */
+    int64_t abort_days;  /* AbortIncompleteMultipartUpload/DaysAfterInitiation; 0 = none */
 };
 int meta_lc_rules_put(struct meta *m, const char *bucket, const struct meta_lc_rule *r, size_t n);
 /* -ERR_NOT_FOUND when the bucket has no configuration. */
 int meta_lc_rules_get(struct meta *m, const char *bucket, struct meta_lc_rule **out, size_t *n);
-void meta_lc_rules_free(struct meta_lc_rule *r, size_t n); /* NULL-safe */
+void meta_lc_rules_free(struct meta_lc_rule *r, size_t n);    /* NULL-safe */
 int meta_lc_rules_delete(struct meta *m, const char *bucket); /* none: still 0 */
 /* The buckets that have a configuration, in name order. */
 int meta_lc_buckets(struct meta *m, int (*fn)(void *ctx, const char *bucket), void *ctx);
@@ -159,5 +159,7 @@ struct meta_lc_run {
 };
 int meta_lc_run_record(struct meta *m, const struct meta_lc_run *r);
 int meta_lc_run_last(struct meta *m, struct meta_lc_run *out); /* -ERR_NOT_FOUND if never */
+/* The sums of every run recorded (ran_at: the newest); -ERR_NOT_FOUND if never. */
+int meta_lc_run_totals(struct meta *m, struct meta_lc_run *out);
 
 #endif

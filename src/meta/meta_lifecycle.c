@@ -245,24 +245,20 @@ out:
     return rc;
 }
 
-int meta_lc_run_last(struct meta *m, struct meta_lc_run *out)
+/* One row of the run columns (the newest run, or the sums of all). */
+static int run_row(struct meta *m, const char *sql, const char *what, struct meta_lc_run *out)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
     int rc, s;
     if ((rc = conn_open(m, &db)) < 0)
         return rc;
-    /* by id, not ran_at: TOLLGATE_NOW may move the clock backwards between runs */
-    if (sqlite3_prepare_v2(db,
-                           "SELECT ran_at, retired, deleted, waiting, aborted_uploads, "
-                           "blobs_removed, blob_bytes, grants_changed FROM lifecycle_runs "
-                           "ORDER BY id DESC LIMIT 1",
-                           -1, &q, NULL) != SQLITE_OK) {
-        rc = db_fail(db, "last run");
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK) {
+        rc = db_fail(db, what);
         goto out;
     }
     s = sqlite3_step(q);
-    if (s == SQLITE_ROW) {
+    if (s == SQLITE_ROW && sqlite3_column_type(q, 0) != SQLITE_NULL) {
         struct meta_lc_run r = {
             .ran_at = sqlite3_column_int64(q, 0),
             .retired = (unsigned)sqlite3_column_int64(q, 1),
@@ -274,13 +270,31 @@ int meta_lc_run_last(struct meta *m, struct meta_lc_run *out)
             .grants_changed = (unsigned)sqlite3_column_int64(q, 7),
         };
         *out = r;
-    } else if (s == SQLITE_DONE) {
+    } else if (s == SQLITE_DONE || s == SQLITE_ROW) {
         rc = -ERR_NOT_FOUND;
     } else {
-        rc = db_fail(db, "last run");
+        rc = db_fail(db, what);
     }
 out:
     sqlite3_finalize(q);
     sqlite3_close(db);
     return rc;
+}
+
+int meta_lc_run_last(struct meta *m, struct meta_lc_run *out)
+{
+    /* by id, not ran_at: TOLLGATE_NOW may move the clock backwards between runs */
+    return run_row(m,
+                   "SELECT ran_at, retired, deleted, waiting, aborted_uploads, blobs_removed, "
+                   "blob_bytes, grants_changed FROM lifecycle_runs ORDER BY id DESC LIMIT 1",
+                   "last run", out);
+}
+
+int meta_lc_run_totals(struct meta *m, struct meta_lc_run *out)
+{
+    return run_row(m,
+                   "SELECT MAX(ran_at), SUM(retired), SUM(deleted), SUM(waiting), "
+                   "SUM(aborted_uploads), SUM(blobs_removed), SUM(blob_bytes), "
+                   "SUM(grants_changed) FROM lifecycle_runs",
+                   "run totals", out);
 }

@@ -51,7 +51,8 @@ check_eq "/metrics needs the admin key" 401 "$(cat "$T/m401.code")"
 curl -s -H "Authorization: Bearer $ADMIN" -o "$T/metrics1" "$URL/metrics"
 check "/metrics is strict Prometheus text with the expected counters" $PY "$H" metrics "$T/metrics1" \
     tollgate_downloads_total=2 tollgate_token_rejections_total=1 tollgate_api_views_total=3 \
-    tollgate_portal_views_total=2 'tollgate_http_requests_total{route="portal",code="4xx"}=1'
+    tollgate_portal_views_total=2 'tollgate_http_requests_total{route="portal",code="4xx"}=1' \
+    'tollgate_lifecycle_objects_total{action="deleted"}=0'
 tg_stop
 
 # ---- day 2: 2026-02-28, a trusted proxy ----
