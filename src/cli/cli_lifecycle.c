@@ -12,6 +12,7 @@
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
 #include "publish/publish.h"
+#include "stats/stats.h"
 #include "store/store.h"
 
 static const char USAGE[] =
@@ -199,9 +200,21 @@ int cmd_lifecycle(int argc, char **argv)
         else
             printf("rewrote _index/%s.json\n", gr->name);
     }
+    /* raw analytics events past [stats] raw_events_keep go with the pass (their windows
+     * are saved first) */
+    uint64_t expired = 0;
+    struct stats *st = NULL;
+    char *serr = NULL;
+    if (stats_open(&app.cfg, app.meta, &st, &serr) < 0 || stats_expire(st, now, &expired) < 0) {
+        fprintf(stderr, "tollgate lifecycle apply: analytics expiry: %s\n", serr ? serr : "failed");
+        status = 1;
+    }
+    free(serr);
+    stats_close(st);
     if (json) {
         json_t *j = report_json(&r);
         json_object_set_new(j, "indexes", idx);
+        json_object_set_new(j, "analytics_events_expired", json_integer((json_int_t)expired));
         json_object_set(j, "actions", out.actions);
         cli_print_json(j);
     } else {
@@ -209,6 +222,10 @@ int cmd_lifecycle(int argc, char **argv)
                "removed %u blobs (%" PRIu64 " bytes), %u grants changed\n",
                r.retired, r.deleted, r.waiting, r.aborted_uploads, r.blobs_removed, r.blob_bytes,
                r.grants_changed);
+        if (expired)
+            printf("analytics: %" PRIu64 " raw events past raw_events_keep deleted (their "
+                   "windows are kept)\n",
+                   expired);
     }
 out:
     free(err);
