@@ -203,4 +203,91 @@ void s3_api_handler(struct s3_api *api, struct http_handler *out);
 #define S3_XML_BODY_MAX (4u << 20) /* DeleteObjects of 1000 long keys fits */
 #define S3_USER_META_MAX 2048      /* x-amz-meta-* names + values, as S3 */
 
+/* ---- the S3 client (s3_client.c) ----------------------------------------------- */
+
+/* A client for a remote S3-compatible store over libcurl, signing with the SigV4 code
+ * above (the same canonical request and signing key the server verifies with). One
+ * struct s3_client may be used by one thread at a time; a multipart upload runs its
+ * parts on up to S3_CLIENT_PARALLEL_MAX threads of its own. Every failure leaves a
+ * sentence in s3_client_error(): endpoint, operation, key, HTTP status and the S3
+ * error Code/Message -- never the secret nor the Authorization header. */
+#define S3_CLIENT_RETRIES_DEFAULT 4 /* attempts after the first */
+#define S3_CLIENT_RETRIES_MAX 10
+#define S3_CLIENT_BACKOFF_BASE_MS 100u  /* first retry waits up to this */
+#define S3_CLIENT_BACKOFF_CAP_MS 10000u /* no single wait is longer */
+#define S3_CLIENT_PART_MIN (5ull << 20) /* S3's smallest part (but the last) */
+#define S3_CLIENT_PART_DEFAULT (8ull << 20)
+#define S3_CLIENT_THRESHOLD_DEFAULT (64ull << 20)
+#define S3_CLIENT_PARTS_MAX 10000
+#define S3_CLIENT_PARALLEL_MAX 4
+#define S3_CLIENT_DELETE_BATCH 1000   /* keys per DeleteObjects request */
+#define S3_CLIENT_XML_MAX (16u << 20) /* a response body the client parses */
+#define S3_CLIENT_ERR_MAX 512
+
+struct s3_client_config {
+    const char *endpoint; /* "https://host[:port]", no path */
+    const char *region;   /* "us-east-1"; R2: "auto" */
+    const char *bucket;
+    bool virtual_host; /* bucket.host/key instead of host/bucket/key */
+    const char *akid, *secret;
+    long connect_timeout_ms; /* 0: 10 s */
+    long timeout_ms;         /* a whole request, 0: none (a low-speed limit applies) */
+    int retries; /* 0: S3_CLIENT_RETRIES_DEFAULT; < 0: none; at most S3_CLIENT_RETRIES_MAX */
+    uint64_t multipart_threshold; /* 0: S3_CLIENT_THRESHOLD_DEFAULT; bodies >= go multipart */
+    uint64_t part_size;           /* 0: S3_CLIENT_PART_DEFAULT; >= S3_CLIENT_PART_MIN */
+    int parallel;                 /* 0: S3_CLIENT_PARALLEL_MAX */
+};
+struct s3_client;
+int s3_client_new(const struct s3_client_config *cfg, struct s3_client **out);
+void s3_client_free(struct s3_client *c);               /* NULL-safe; wipes the secret */
+const char *s3_client_error(const struct s3_client *c); /* "" when none */
+
+struct s3_client_obj {
+    uint64_t size; /* HEAD: Content-Length; GET: bytes delivered */
+    char etag[80]; /* as sent, with quotes */
+    int64_t mtime; /* Last-Modified, 0 if absent */
+};
+/* PUT a body of `size` bytes read from fd at offset 0 (pread: fd need not be at 0).
+ * sha256: the body's digest, signed as x-amz-content-sha256; NULL: UNSIGNED-PAYLOAD.
+ * At or above the multipart threshold it becomes a multipart upload (aborted on
+ * failure). */
+int s3_client_put_fd(struct s3_client *c, const char *key, int fd, uint64_t size,
+                     const uint8_t *sha256, struct s3_client_obj *out);
+/* GET: the whole object (len == 0) or bytes off..off+len-1, to sink. A retry happens
+ * only while nothing has reached the sink. */
+typedef int (*s3_client_sink_fn)(void *ctx, const void *p, size_t n);
+int s3_client_get(struct s3_client *c, const char *key, uint64_t off, uint64_t len,
+                  s3_client_sink_fn sink, void *ctx, struct s3_client_obj *out);
+int s3_client_get_fd(struct s3_client *c, const char *key, uint64_t off, uint64_t len, int fd,
+                     struct s3_client_obj *out);
+int s3_client_head(struct s3_client *c, const char *key, struct s3_client_obj *out);
+int s3_client_delete(struct s3_client *c, const char *key);
+/* DeleteObjects in batches of S3_CLIENT_DELETE_BATCH; a key S3 reports as not deleted
+ * fails the call (missing keys are not an error, as in S3). */
+int s3_client_delete_many(struct s3_client *c, const char *const *keys, size_t n);
+/* ListObjectsV2 under prefix (NULL: all), every page; fn per object, in order. */
+typedef int (*s3_client_list_fn)(void *ctx, const char *key, uint64_t size, const char *etag);
+int s3_client_list(struct s3_client *c, const char *prefix, s3_client_list_fn fn, void *ctx);
+
+/* Pure parts, exposed for the unit tests. */
+/* The headers of a signed request, one "Name: value\n" line each: the caller's headers
+ * (name, value pairs, any case), then Host, x-amz-content-sha256, x-amz-date and
+ * Authorization; every header is signed. path/query: raw, as sent. */
+int s3_client_sign_headers(const struct s3_client_config *cfg, const char *method, const char *path,
+                           const char *query, const char *const *hdrs, size_t n_hdrs,
+                           const char *payload_hash, int64_t now, struct buf *out);
+/* The host (host[:port] or bucket.host[:port]) and path ("/bucket/key" or "/key",
+ * percent-encoded) a key is addressed at. */
+int s3_client_target(const struct s3_client_config *cfg, const char *key, struct buf *host,
+                     struct buf *path);
+/* A ListObjectsV2 page: fn per Contents; *truncated and the next token (may be empty). */
+int s3_client_list_parse(struct str body, s3_client_list_fn fn, void *ctx, bool *truncated,
+                         struct buf *next_token);
+/* An S3 error body: Code and Message (NUL-terminated, truncated to cap). -ERR_NOT_FOUND
+ * when the body is not an <Error>. */
+int s3_client_error_parse(struct str body, char *code, size_t code_cap, char *msg, size_t msg_cap);
+/* The wait before retry `attempt` (1, 2, ...): full jitter, rnd picks a point in
+ * [0, min(S3_CLIENT_BACKOFF_CAP_MS, S3_CLIENT_BACKOFF_BASE_MS << (attempt - 1))]. */
+uint32_t s3_client_backoff_ms(int attempt, uint32_t rnd);
+
 #endif
