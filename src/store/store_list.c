@@ -122,8 +122,13 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
             sqlite3_reset(s);
             if ((rc = list_bind(s, req->bucket, buf_str(&lo_buf), hi)) < 0)
                 goto out;
-            if (!str_lt(req->after, buf_str(&cur)))
-                continue; /* returned on an earlier page */
+            /* A prefix at or before `after` was returned on an earlier page -- unless
+             * `after` (a client's start-after or marker) lies inside the group: then
+             * this key, after it, makes S3 return the group's prefix. */
+            struct str cp = buf_str(&cur);
+            bool inside = req->after.len > cp.len && memcmp(req->after.ptr, cp.ptr, cp.len) == 0;
+            if (!str_lt(req->after, cp) && !inside)
+                continue;
             e.common_prefix = cur.ptr;
         } else {
             if ((rc = buf_addstr(&cur, key)) < 0)

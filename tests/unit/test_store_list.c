@@ -108,6 +108,11 @@ static const struct {
     {"", "/", "a/", 3, "b,b/(cp),c/(cp)", true, "c/"},
     {"", "/", "b", 2, "b/(cp),c/(cp)", true, "c/"},
     {"", "", "a/1", 2, "a/2,a/b/1", true, "a/b/1"},
+    /* start-after inside a group: the group's prefix comes back when a key of it follows */
+    {"photos/", "/", "photos/2006/feb/2.jpg", 1000,
+     "photos/2006/(cp),photos/2007/(cp),photos/top.jpg", false, NULL},
+    {"photos/", "/", "photos/2006/jan/1.jpg", 1000, "photos/2007/(cp),photos/top.jpg", false, NULL},
+    {"photos/", "/", "photos/2006/", 1000, "photos/2007/(cp),photos/top.jpg", false, NULL},
     {"x/", "/", "", 1000, "x/,x//(cp),x/y/(cp)", false, NULL},
     {"x", "/", "", 1000, "x/(cp)", false, NULL},
     {"", "/", "", 0, "", false, NULL},
@@ -141,7 +146,7 @@ static const struct {
      "",
      false, NULL},
     {"photos/", "/", "photos/2006/", 1000, "photos/2007/(cp),photos/top.jpg", false, NULL},
-    {"", "/", "photos/2006/jan/1.jpg", 2, "x/(cp),z", true, "z"},
+    {"", "/", "photos/2006/jan/1.jpg", 2, "photos/(cp),x/(cp)", true, "x/"},
     {"", "//", "", 1000,
      "A,a,a "
      "b,a-,a/1,a/2,a/b/1,b,b/x,c/,c/d,photos/2006/feb/2.jpg,photos/2006/jan/1.jpg,photos/2007/"
