@@ -310,9 +310,10 @@ static int classify(struct s3_ctx *c)
     if (c->op == OP_NONE)
         return -ERR_NOT_IMPLEMENTED;
     /* Conditional writes (If-None-Match: * to create only, If-Match to replace only a
-     * known version) are refused, not ignored: a client relying on one (a lock file)
-     * must never be told it won when the condition was not checked. */
-    if ((c->op == OP_PUT_OBJECT || c->op == OP_COPY_OBJECT || c->op == OP_COMPLETE_UPLOAD) &&
+     * known version) are checked atomically for PutObject (s3_object.c); for copies and
+     * multipart completion they are refused, not ignored: a client relying on one (a lock
+     * file) must never be told it won when the condition was not checked. */
+    if ((c->op == OP_COPY_OBJECT || c->op == OP_COMPLETE_UPLOAD) &&
         (http_req_header(c->req, "if-none-match", &v) || http_req_header(c->req, "if-match", &v)))
         return -ERR_NOT_IMPLEMENTED;
     for (size_t i = 0; i < sizeof OP_NAMES / sizeof OP_NAMES[0]; i++)

@@ -30,7 +30,29 @@ void s3_op_put_object(struct s3_ctx *c)
                           ? str_dup(ct)
                           : strdup(S3_DEFAULT_CONTENT_TYPE);
         struct store_attrs attrs = {ctype, meta};
-        rc = store_put_commit(c->put, buf_str(&c->bucket), buf_str(&c->key), &attrs, &info);
+        struct store_write_cond cond = {false, NULL};
+        char want[STORE_ETAG_MAX + 2] = "";
+        struct str inm, im;
+        if (http_req_header(c->req, "if-none-match", &inm)) {
+            /* S3 takes only "*" here */
+            if (str_eq_c(str_trim(inm), "*"))
+                cond.if_none_match_any = true;
+            else
+                rc = -ERR_NOT_IMPLEMENTED;
+        }
+        if (rc == 0 && http_req_header(c->req, "if-match", &im)) {
+            im = str_trim(im);
+            if (im.len >= 2 && im.ptr[0] == '"' && im.ptr[im.len - 1] == '"')
+                im = str_n(im.ptr + 1, im.len - 2);
+            if (str_copy(im, want, sizeof want) < 0)
+                rc = -ERR_PRECONDITION; /* longer than any ETag: cannot match */
+            cond.if_match = want;
+        }
+        if (rc == 0)
+            rc = store_put_commit_if(c->put, buf_str(&c->bucket), buf_str(&c->key), &attrs, &cond,
+                                     &info);
+        else
+            store_put_abort(c->put);
         c->put = NULL; /* commit frees it whatever the result */
         free(ctype);
     }

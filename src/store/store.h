@@ -148,6 +148,18 @@ int store_mpu_create(struct store *st, struct str bucket, struct str key,
                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
 /* Writes everything read from fd (to its end) into the put. */
 int store_put_write_fd(struct store_put *p, int fd);
+/* A conditional write (S3 If-None-Match / If-Match on PUT), checked inside the commit's
+ * write transaction, so two racing writers cannot both win: if_none_match_any: only if
+ * the key does not exist; if_match (an unquoted ETag, or "*"): only if it exists with
+ * that ETag. -ERR_PRECONDITION (412) when the condition fails, -ERR_NO_SUCH_KEY for
+ * If-Match on a missing key (as S3); nothing is written then. */
+struct store_write_cond {
+    bool if_none_match_any;
+    const char *if_match; /* NULL: none */
+};
+int store_put_commit_if(struct store_put *p, struct str bucket, struct str key,
+                        const struct store_attrs *attrs, const struct store_write_cond *cond,
+                        struct store_obj_info *out);
 /* A put of a finished file: the file at `path` becomes the put's body without being
  * copied when it is on the store's filesystem (it is moved into DIR/tmp, hashed -- SHA-256
  * and MD5 at once, on two threads -- and later linked into blobs/ by store_put_commit);

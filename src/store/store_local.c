@@ -955,8 +955,36 @@ static int info_attrs(struct store_obj_info *info, const struct store_attrs *att
     return 0;
 }
 
+static int head_conn(struct store_conn *c, struct str bucket, struct str key,
+                     struct store_obj_info *out);
+
+/* The write condition against the current row (inside the write transaction). */
+static int cond_check(struct store_conn *c, struct str bucket, struct str key,
+                      const struct store_write_cond *cond)
+{
+    if (!cond || (!cond->if_none_match_any && !cond->if_match))
+        return 0;
+    struct store_obj_info cur = {0};
+    int rc = head_conn(c, bucket, key, &cur);
+    if (rc == -ERR_NO_SUCH_KEY)
+        rc = cond->if_match ? -ERR_NO_SUCH_KEY : 0;
+    else if (rc == 0 && cond->if_none_match_any)
+        rc = -ERR_PRECONDITION;
+    else if (rc == 0 && strcmp(cond->if_match, "*") != 0 && strcmp(cond->if_match, cur.etag) != 0)
+        rc = -ERR_PRECONDITION;
+    store_obj_info_release(&cur);
+    return rc;
+}
+
 int store_put_commit(struct store_put *p, struct str bucket, struct str key,
                      const struct store_attrs *attrs, struct store_obj_info *out)
+{
+    return store_put_commit_if(p, bucket, key, attrs, NULL, out);
+}
+
+int store_put_commit_if(struct store_put *p, struct str bucket, struct str key,
+                        const struct store_attrs *attrs, const struct store_write_cond *cond,
+                        struct store_obj_info *out)
 {
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
@@ -970,7 +998,7 @@ int store_put_commit(struct store_put *p, struct str bucket, struct str key,
     if ((rc = info_attrs(&info, attrs)) < 0 || (rc = store_conn_get(p->st, &c)) < 0)
         goto out;
     if ((rc = store_tx_begin(c)) < 0 || (rc = store_bucket_check_conn(c, bucket)) < 0 ||
-        (rc = store_blob_confirm(p)) < 0)
+        (rc = cond_check(c, bucket, key, cond)) < 0 || (rc = store_blob_confirm(p)) < 0)
         goto out;
     info.mtime_us = tg_now_us();
     if ((rc = store_obj_row_put(c, bucket, key, &info)) < 0 || (rc = store_tx_commit(c)) < 0)

@@ -16,6 +16,7 @@ tg_serve || { not_ok "server starts"; finish; }
 S3REQ=(/usr/bin/python3 "$ROOT/tests/integration/s3req.py")
 SIGV4=(--aws-sigv4 "aws:amz:us-east-1:s3" --user "$AKID:$SECRET")
 B=badbkt
+RACE=()
 code_of() { sed -n 's:.*<Code>\([^<]*\)</Code>.*:\1:p' "$1" | head -1; }
 # pyreq ARGS...: a request signed by botocore (s3req.py); prints "STATUS CODE".
 pyreq() {
@@ -274,11 +275,31 @@ check_eq "UploadPartCopy: 501 NotImplemented" "501 NotImplemented" \
     "$(pyreq PUT "$URL/$B/mpu.bin?partNumber=1&uploadId=$U2" -H "x-amz-copy-source: /$B/chunk-ok.bin")"
 check_eq "PUT bucket ?versioning: 501 NotImplemented" "501 NotImplemented" \
     "$(pyreq PUT "$URL/$B?versioning" --data '<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>')"
-check_eq "conditional PUT (If-None-Match: *): 501 NotImplemented, not ignored" "501 NotImplemented" \
-    "$(pyreq PUT "$URL/$B/lock" --data x -H "If-None-Match: *")"
-absent lock
-check_eq "conditional PUT (If-Match): 501 NotImplemented" "501 NotImplemented" \
+# ---- conditional writes (checked inside the store's write transaction) --------------------------
+check_eq "If-Match on a missing key: 404 NoSuchKey" "404 NoSuchKey" \
     "$(pyreq PUT "$URL/$B/lock" --data x -H 'If-Match: "0123"')"
+absent lock
+check_eq "If-None-Match: * on a new key: 200" 200 "$(pyreq PUT "$URL/$B/lock" --data first -H "If-None-Match: *")"
+check_eq "If-None-Match: * again: 412 PreconditionFailed" "412 PreconditionFailed" \
+    "$(pyreq PUT "$URL/$B/lock" --data second -H "If-None-Match: *")"
+check_eq "  ...and the first body stays" "first" "$("${S3REQ[@]}" GET "$URL/$B/lock" | tail -n +2)"
+check_eq "If-None-Match other than *: 501 NotImplemented" "501 NotImplemented" \
+    "$(pyreq PUT "$URL/$B/lock" --data x -H 'If-None-Match: "abc"')"
+ET=$(printf first | md5sum | cut -d' ' -f1)
+check_eq "If-Match with another ETag: 412" "412 PreconditionFailed" \
+    "$(pyreq PUT "$URL/$B/lock" --data third -H 'If-Match: "0123456789abcdef0123456789abcdef"')"
+check_eq "If-Match with the current ETag: 200" 200 "$(pyreq PUT "$URL/$B/lock" --data fourth -H "If-Match: \"$ET\"")"
+check_eq "  ...replaced" "fourth" "$("${S3REQ[@]}" GET "$URL/$B/lock" | tail -n +2)"
+# 12 clients race to create one key with If-None-Match: *: exactly one wins
+for i in $(seq 1 12); do
+    "${S3REQ[@]}" PUT "$URL/$B/race" --data "client $i" -H "If-None-Match: *" >"$T/race.$i" 2>&1 &
+    RACE+=($!)
+done
+wait "${RACE[@]}"
+check_eq "12 racing If-None-Match PUTs: one 200, eleven 412" "1 11" \
+    "$(head -qn1 "$T"/race.* | grep -c '^200') $(head -qn1 "$T"/race.* | grep -c '^412')"
+check_eq "conditional CopyObject: 501 NotImplemented, not ignored" "501 NotImplemented" \
+    "$(pyreq PUT "$URL/$B/lock2" -H "x-amz-copy-source: /$B/lock" -H "If-None-Match: *")"
 check_eq "PATCH: 405 MethodNotAllowed" "405 MethodNotAllowed" "$(pyreq PATCH "$URL/$B/hello")"
 
 # ---- ACL header ---------------------------------------------------------------------------------

@@ -171,6 +171,42 @@ static void test_adopt(void **state)
     assert_int_equal(count_files(t->dir) > 0, 1);
 }
 
+static int put_if(struct tstore *t, const char *key, const char *body,
+                  const struct store_write_cond *cond)
+{
+    struct store_put *p = NULL;
+    int rc = store_put_begin(t->st, &p);
+    if (rc == 0 && (rc = store_put_write(p, body, strlen(body))) < 0) {
+        store_put_abort(p);
+        return rc;
+    }
+    return rc < 0 ? rc : store_put_commit_if(p, STR_LIT("bkt"), str_c(key), NULL, cond, NULL);
+}
+
+/* Conditional writes: checked against the row inside the commit; a refusal writes nothing. */
+static void test_write_conditions(void **state)
+{
+    struct tstore *t = *state;
+    struct store_write_cond none = {true, NULL}, any = {false, "*"}, bad = {false, "00"};
+    assert_int_equal(put_if(t, "k", "one", &any), -ERR_NO_SUCH_KEY);
+    assert_int_equal(put_if(t, "k", "one", &none), 0);
+    assert_int_equal(put_if(t, "k", "two", &none), -ERR_PRECONDITION);
+    assert_int_equal(put_if(t, "k", "two", &bad), -ERR_PRECONDITION);
+    char *b = get_all(t->st, "bkt", "k", NULL);
+    assert_string_equal(b, "one");
+    free(b);
+    struct store_obj_info info = {0};
+    assert_int_equal(store_obj_head(t->st, STR_LIT("bkt"), STR_LIT("k"), &info), 0);
+    struct store_write_cond match = {false, info.etag};
+    assert_int_equal(put_if(t, "k", "three", &match), 0);
+    store_obj_info_release(&info);
+    assert_int_equal(put_if(t, "k", "four", &any), 0);
+    b = get_all(t->st, "bkt", "k", NULL);
+    assert_string_equal(b, "four");
+    free(b);
+    assert_int_equal(put_if(t, "k2", "x", NULL), 0); /* no condition */
+}
+
 /* More than one page (1000) of retired keys, and a callback that deletes as it goes. */
 static int delete_it(void *ctx, const char *key, size_t key_len, int64_t at)
 {
@@ -231,6 +267,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retired_pages, tstore_setup, tstore_teardown),
         cmocka_unit_test_setup_teardown(test_delete_retired, tstore_setup, tstore_teardown),
         cmocka_unit_test_setup_teardown(test_adopt, tstore_setup, tstore_teardown),
+        cmocka_unit_test_setup_teardown(test_write_conditions, tstore_setup, tstore_teardown),
         cmocka_unit_test(test_migrate_old_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
