@@ -256,7 +256,7 @@ int cmd_serve(int argc, char **argv)
         .redeem = link_redeem,
         .redeem_ctx = app.gate,
         .meta = app.meta,
-        .stats = st,
+        .stats = stats_settings(st)->enabled ? st : NULL, /* off: no per-request work */
     };
     if ((rc = s3_api_new(&s3c, &api)) < 0)
         goto out;

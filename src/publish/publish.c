@@ -338,11 +338,9 @@ static int list_folders(struct ctx *c, const char *kind, const char *period_pref
 /* Retires every live object in `folder` (ending in '/') but `keep` (NULL: none) and the
  * manifest files when keep_manifests. */
 struct retire_ctx {
-    struct ctx *c;
     const char *keep;
     bool keep_manifests;
-    size_t n, cap;
-    char **keys;
+    struct strv keys;
 };
 static int on_retire_entry(void *ctx, const struct store_list_entry *e)
 {
@@ -353,28 +351,15 @@ static int on_retire_entry(void *ctx, const struct store_list_entry *e)
     base = base ? base + 1 : e->key;
     if (r->keep_manifests && (strcmp(base, "manifest.json") == 0 || strcmp(base, PENDING) == 0))
         return 0;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 8;
-        char **k = realloc(r->keys, cap * sizeof *k);
-        if (!k)
-            return 1;
-        r->keys = k;
-        r->cap = cap;
-    }
-    if ((r->keys[r->n] = strdup(e->key)))
-        r->n++;
-    return 0;
+    return strv_add(&r->keys, e->key) < 0 ? 1 : 0;
 }
 static int retire_folder(struct ctx *c, const char *folder, const char *keep, bool keep_manifests)
 {
-    struct retire_ctx r = {c, keep, keep_manifests, 0, 0, NULL};
+    struct retire_ctx r = {keep, keep_manifests, {0}};
     int rc = list_all(c, folder, true, on_retire_entry, &r);
-    for (size_t i = 0; i < r.n; i++) {
-        if (rc == 0)
-            rc = retire(c, r.keys[i]);
-        free(r.keys[i]);
-    }
-    free(r.keys);
+    for (size_t i = 0; i < r.keys.n && rc == 0; i++)
+        rc = retire(c, r.keys.v[i]);
+    strv_release(&r.keys);
     return rc;
 }
 

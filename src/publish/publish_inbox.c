@@ -21,27 +21,12 @@
 #define REJECTED "inbox-rejected/"
 #define INBOX_SCAN_MAX 10000 /* keys per scan; the rest wait for the next one */
 
-struct keys {
-    char **v;
-    size_t n, cap;
-};
-
 static int on_key(void *ctx, const struct store_list_entry *e)
 {
-    struct keys *k = ctx;
+    struct strv *k = ctx;
     if (!e->key || k->n >= INBOX_SCAN_MAX)
         return 0;
-    if (k->n == k->cap) {
-        size_t cap = k->cap ? k->cap * 2 : 16;
-        char **v = realloc(k->v, cap * sizeof *v);
-        if (!v)
-            return 1;
-        k->v = v;
-        k->cap = cap;
-    }
-    if ((k->v[k->n] = strdup(e->key)))
-        k->n++;
-    return 0;
+    return strv_add(k, e->key) < 0 ? 1 : 0;
 }
 
 static int download(struct store *st, const char *bucket, const char *key, const char *path)
@@ -145,7 +130,7 @@ int publish_inbox_scan(const struct publish_opts *o, struct gate *g,
     if (!err)
         err = dummy;
     err[0] = '\0';
-    struct keys ks = {0};
+    struct strv ks = {0};
     char *after = NULL;
     int rc = 0;
     for (;;) {
@@ -241,8 +226,6 @@ int publish_inbox_scan(const struct publish_opts *o, struct gate *g,
     if (handled)
         *handled = done;
 out:
-    for (size_t i = 0; i < ks.n; i++)
-        free(ks.v[i]);
-    free(ks.v);
+    strv_release(&ks);
     return rc;
 }

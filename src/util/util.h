@@ -75,6 +75,14 @@ int buf_vprintf(struct buf *b, const char *fmt, va_list ap);
 /* Take the memory out (caller frees); the buffer becomes empty. Never NULL on
  * success: an empty buffer yields "". */
 char *buf_take(struct buf *b);
+
+/* A growable list of owned strings. */
+struct strv {
+    char **v;
+    size_t n, cap;
+};
+int strv_add(struct strv *sv, const char *s); /* copies s; -ERR_NOMEM */
+void strv_release(struct strv *sv);           /* frees all; empty again; NULL-safe */
 static inline struct str buf_str(const struct buf *b)
 {
     return (struct str){b->ptr ? b->ptr : "", b->len};

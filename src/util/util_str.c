@@ -254,3 +254,29 @@ bool ua_is_link_preview(struct str ua)
             return true;
     return false;
 }
+
+int strv_add(struct strv *sv, const char *s)
+{
+    if (sv->n == sv->cap) {
+        size_t cap = sv->cap ? sv->cap * 2 : 16;
+        char **v = realloc(sv->v, cap * sizeof *v);
+        if (!v)
+            return -ERR_NOMEM;
+        sv->v = v;
+        sv->cap = cap;
+    }
+    if (!(sv->v[sv->n] = strdup(s)))
+        return -ERR_NOMEM;
+    sv->n++;
+    return 0;
+}
+
+void strv_release(struct strv *sv)
+{
+    if (!sv)
+        return;
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof *sv);
+}

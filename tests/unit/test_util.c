@@ -406,16 +406,42 @@ static void test_now_override(void **state)
     unsetenv("TOLLGATE_NOW");
 }
 
+static void test_strv(void **state)
+{
+    (void)state;
+    struct strv sv = {0};
+    char k[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(k, sizeof k, "k%d", i);
+        assert_int_equal(strv_add(&sv, k), 0);
+    }
+    assert_int_equal(sv.n, 100);
+    assert_string_equal(sv.v[0], "k0");
+    assert_string_equal(sv.v[99], "k99");
+    strv_release(&sv);
+    assert_int_equal(sv.n, 0);
+    assert_null(sv.v);
+    strv_release(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uri_encode_table), cmocka_unit_test(test_uri_decode_table),
-        cmocka_unit_test(test_query_get),        cmocka_unit_test(test_base64_hex),
-        cmocka_unit_test(test_time_formats),     cmocka_unit_test(test_time_parse_table),
-        cmocka_unit_test(test_calendar),         cmocka_unit_test(test_duration_size),
-        cmocka_unit_test(test_buf_limits),       cmocka_unit_test(test_str_helpers),
-        cmocka_unit_test(test_err_table),        cmocka_unit_test(test_cfg),
-        cmocka_unit_test(test_now_override),     cmocka_unit_test(test_link_preview_agents),
+        cmocka_unit_test(test_uri_encode_table),
+        cmocka_unit_test(test_uri_decode_table),
+        cmocka_unit_test(test_query_get),
+        cmocka_unit_test(test_base64_hex),
+        cmocka_unit_test(test_time_formats),
+        cmocka_unit_test(test_time_parse_table),
+        cmocka_unit_test(test_calendar),
+        cmocka_unit_test(test_duration_size),
+        cmocka_unit_test(test_buf_limits),
+        cmocka_unit_test(test_strv),
+        cmocka_unit_test(test_str_helpers),
+        cmocka_unit_test(test_err_table),
+        cmocka_unit_test(test_cfg),
+        cmocka_unit_test(test_now_override),
+        cmocka_unit_test(test_link_preview_agents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
