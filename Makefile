@@ -5,7 +5,7 @@
 #   make unit       unit tests only        make integration   integration tests only
 #   make bench      benchmarks (bench/*.sh), results in docs/benchmarks.md
 #   make fmt        clang-format the C sources
-PKGS     := libmicrohttpd libcrypto sqlite3 jansson expat libcurl inih zlib
+PKGS     := libmicrohttpd libcrypto sqlite3 jansson expat libcurl inih zlib libpq
 CC       ?= cc
 CSTD     := -std=c11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter

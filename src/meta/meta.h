@@ -1,6 +1,8 @@
 /* meta.h -- the metadata interface: the server secret, S3 access keys and the admin
- * key (later: tokens, grant state, link horizons, analytics). SQLite (DIR/meta.db,
- * WAL) now; PostgreSQL later behind the same functions.
+ * key, tokens, grant state, link horizons, analytics, lifecycle rules and leases.
+ * Two backends behind the same functions: SQLite (DIR/meta.db, WAL; the default)
+ * and PostgreSQL (`[meta] backend = postgres`, `dsn = ...`), so several nodes can
+ * share one deployment. Every function behaves the same on both.
  *
  * Secrets on disk: DIR/secret (32 random bytes, 0600) is the only secret kept in the
  * clear, as DESIGN.md says. S3 secret access keys are derived from it
@@ -27,9 +29,23 @@ int meta_secret_create(const char *data_dir);
 int meta_secret_load(const char *data_dir, uint8_t out[META_SECRET_LEN], char **err);
 
 struct meta;
-/* Opens DIR/meta.db (creating its tables). The secret is copied and wiped on close. */
+/* Which database: backend NULL or "sqlite" is DIR/meta.db; "postgres" connects to dsn
+ * (a libpq connection string or URI; it may hold a password: it is never logged)
+ * and applies the schema migrations at open (serialized across nodes). DIR/secret
+ * stays a file in both cases. */
+struct meta_config {
+    const char *data_dir;
+    const char *backend; /* NULL/"sqlite" or "postgres" */
+    const char *dsn;     /* postgres only */
+};
+/* The secret is copied and wiped on close. -ERR_CONFIG for an unknown backend or a
+ * missing dsn; -ERR_UNAVAILABLE when the database cannot be reached. */
+int meta_open_cfg(const struct meta_config *cfg, const uint8_t secret[META_SECRET_LEN],
+                  struct meta **out);
+/* meta_open_cfg with SQLite: opens DIR/meta.db (creating its tables). */
 int meta_open(const char *data_dir, const uint8_t secret[META_SECRET_LEN], struct meta **out);
-void meta_close(struct meta *m); /* NULL-safe */
+void meta_close(struct meta *m);                     /* NULL-safe */
+const char *meta_backend_name(const struct meta *m); /* "sqlite" or "postgres" */
 
 /* Access keys. kind: "s3" (full S3 access) or "portal" (used to sign member links). */
 struct meta_key {
@@ -161,5 +177,18 @@ int meta_lc_run_record(struct meta *m, const struct meta_lc_run *r);
 int meta_lc_run_last(struct meta *m, struct meta_lc_run *out); /* -ERR_NOT_FOUND if never */
 /* The sums of every run recorded (ran_at: the newest); -ERR_NOT_FOUND if never. */
 int meta_lc_run_totals(struct meta *m, struct meta_lc_run *out);
+
+/* ---- leases: so two nodes never do the same work twice ---- */
+
+#define META_LEASE_NAME_MAX 128
+#define META_LEASE_HOLDER_MAX 128
+/* Takes the named lease until now + ttl_s when it is free, expired at `now`, or
+ * already held by `holder` (then it is extended): *got = true. Held by another
+ * holder and not expired: *got = false, nothing changes. One statement, atomic
+ * across processes and nodes. Times are seconds. */
+int meta_lease_try(struct meta *m, const char *name, const char *holder, int64_t now, int64_t ttl_s,
+                   bool *got);
+/* Gives the lease up; -ERR_NOT_FOUND when `holder` does not hold it. */
+int meta_lease_release(struct meta *m, const char *name, const char *holder);
 
 #endif

@@ -3,7 +3,8 @@
  * the latest expiry of a link minted for it).
  *
  * One connection of its own (opened on meta.db's path) guarded by a mutex, with
- * persistent prepared statements: every lookup is one indexed row. Nothing is cached:
+ * persistent prepared statements: every lookup is one indexed row. Nothing is cached
+ * here (the epoch cache in meta.c is retired by the generation this file bumps):
  * another process (`tollgate token rotate`, `token revoke`) is seen by the next call.
  * Limits are enforced inside the UPDATE's WHERE clause and checked with changes(),
  * so concurrent charges from any number of threads or processes never exceed them. */
@@ -69,41 +70,29 @@ static const char SCHEMA[] =
     " bucket TEXT NOT NULL, key TEXT NOT NULL, horizon INTEGER NOT NULL,"
     " PRIMARY KEY (bucket, key)) WITHOUT ROWID;";
 
-/* Epochs are read on every token check: cached per grant while the metadata
- * generation (meta_int.h) is unchanged; every epoch bump, in any process, bumps it. */
-#define EPOCH_CACHE 32
-struct epoch_entry {
-    char grant[64];
-    uint64_t epoch, gen;
-};
-
-struct meta_gate {
-    struct meta *m;
+/* The epoch cache is in meta.c, in front of every backend. */
+struct sq_gate {
     sqlite3 *db;
     pthread_mutex_t mu;
     sqlite3_stmt *q[Q_COUNT];
-    pthread_rwlock_t ec_lock;
-    struct epoch_entry ec[EPOCH_CACHE];
-    unsigned ec_next;
 };
 
-static int db_err(struct meta_gate *mg, const char *what)
+static int db_err(struct sq_gate *mg, const char *what)
 {
     tg_log_error("meta: %s: %s", what, sqlite3_errmsg(mg->db));
     return -ERR_DB;
 }
 
-int meta_gate_open(struct meta *m, struct meta_gate **out)
+int meta_sq_gate_open(struct meta_gate *pub)
 {
-    struct meta_gate *mg = calloc(1, sizeof *mg);
+    struct sq_gate *mg = calloc(1, sizeof *mg);
     int rc = 0;
     if (!mg)
         return -ERR_NOMEM;
+    pub->be = mg;
     pthread_mutex_init(&mg->mu, NULL);
-    pthread_rwlock_init(&mg->ec_lock, NULL);
-    mg->m = m;
-    if (sqlite3_open_v2(meta_sqlite_path(m), &mg->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                        NULL) != SQLITE_OK) {
+    if (sqlite3_open_v2(meta_sqlite_path(pub->m), &mg->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
         rc = db_err(mg, "open");
         goto out;
     }
@@ -119,55 +108,42 @@ int meta_gate_open(struct meta *m, struct meta_gate **out)
             rc = db_err(mg, "gate prepare");
             goto out;
         }
-    *out = mg;
     return 0;
 out:
-    meta_gate_close(mg);
+    meta_sq_gate_close(pub);
     return rc;
 }
 
-void meta_gate_close(struct meta_gate *mg)
+void meta_sq_gate_close(struct meta_gate *pub)
 {
+    struct sq_gate *mg = pub->be;
     if (!mg)
         return;
     for (int i = 0; i < Q_COUNT; i++)
         sqlite3_finalize(mg->q[i]);
     sqlite3_close(mg->db);
     pthread_mutex_destroy(&mg->mu);
-    pthread_rwlock_destroy(&mg->ec_lock);
     free(mg);
+    pub->be = NULL;
 }
 
 /* Take statement i, locked; done() resets it and unlocks. */
-static sqlite3_stmt *take(struct meta_gate *mg, int i)
+static sqlite3_stmt *take(struct sq_gate *mg, int i)
 {
     pthread_mutex_lock(&mg->mu);
     return mg->q[i];
 }
 
-static void done(struct meta_gate *mg, sqlite3_stmt *st)
+static void done(struct sq_gate *mg, sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     pthread_mutex_unlock(&mg->mu);
 }
 
-int meta_epoch_get(struct meta_gate *mg, const char *grant, uint64_t *out)
+int meta_sq_epoch_read(struct meta_gate *pub, const char *grant, uint64_t *out)
 {
-    bool cache = meta_gen_enabled(mg->m) && strlen(grant) < sizeof mg->ec[0].grant;
-    uint64_t gen = meta_gen_load(mg->m); /* before the read: see meta_int.h */
-    if (cache) {
-        bool hit = false;
-        pthread_rwlock_rdlock(&mg->ec_lock);
-        for (unsigned i = 0; i < EPOCH_CACHE && !hit; i++)
-            if (mg->ec[i].gen == gen && mg->ec[i].grant[0] && strcmp(mg->ec[i].grant, grant) == 0) {
-                *out = mg->ec[i].epoch;
-                hit = true;
-            }
-        pthread_rwlock_unlock(&mg->ec_lock);
-        if (hit)
-            return 0;
-    }
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_EPOCH_GET);
     int rc = 0;
     uint64_t e = 0;
@@ -178,22 +154,14 @@ int meta_epoch_get(struct meta_gate *mg, const char *grant, uint64_t *out)
     else if (s != SQLITE_DONE)
         rc = db_err(mg, "epoch");
     done(mg, st);
-    if (rc < 0)
-        return rc;
-    if (cache) {
-        pthread_rwlock_wrlock(&mg->ec_lock);
-        struct epoch_entry *en = &mg->ec[mg->ec_next++ % EPOCH_CACHE];
-        snprintf(en->grant, sizeof en->grant, "%s", grant);
-        en->epoch = e;
-        en->gen = gen;
-        pthread_rwlock_unlock(&mg->ec_lock);
-    }
-    *out = e;
-    return 0;
+    if (rc == 0)
+        *out = e;
+    return rc;
 }
 
-int meta_epoch_bump(struct meta_gate *mg, const char *grant, int64_t now, uint64_t *new_epoch)
+int meta_sq_epoch_bump(struct meta_gate *pub, const char *grant, int64_t now, uint64_t *new_epoch)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_EPOCH_BUMP);
     int rc = 0;
     uint64_t e = 0;
@@ -208,15 +176,16 @@ int meta_epoch_bump(struct meta_gate *mg, const char *grant, int64_t now, uint64
     }
     done(mg, st);
     if (rc == 0) {
-        meta_gen_bump(mg->m); /* every process drops its cached epochs */
+        meta_gen_bump(pub->m); /* every process drops its cached epochs */
         *new_epoch = e;
     }
     return rc;
 }
 
-int meta_named_insert(struct meta_gate *mg, const uint8_t sha256[32], const struct meta_named *in,
-                      int64_t *id)
+int meta_sq_named_insert(struct meta_gate *pub, const uint8_t sha256[32],
+                         const struct meta_named *in, int64_t *id)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_NAMED_INSERT);
     int rc = 0;
     sqlite3_bind_blob(st, 1, sha256, 32, SQLITE_STATIC);
@@ -250,7 +219,7 @@ static void named_row(sqlite3_stmt *st, struct meta_named *n)
     n->last_used = sqlite3_column_int64(st, 10);
 }
 
-static int named_one(struct meta_gate *mg, sqlite3_stmt *st, struct meta_named *out)
+static int named_one(struct sq_gate *mg, sqlite3_stmt *st, struct meta_named *out)
 {
     int rc = 0, s = sqlite3_step(st);
     if (s == SQLITE_ROW)
@@ -263,22 +232,25 @@ static int named_one(struct meta_gate *mg, sqlite3_stmt *st, struct meta_named *
     return rc;
 }
 
-int meta_named_by_hash(struct meta_gate *mg, const uint8_t sha256[32], struct meta_named *out)
+int meta_sq_named_by_hash(struct meta_gate *pub, const uint8_t sha256[32], struct meta_named *out)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_NAMED_BY_HASH);
     sqlite3_bind_blob(st, 1, sha256, 32, SQLITE_STATIC);
     return named_one(mg, st, out);
 }
 
-int meta_named_by_id(struct meta_gate *mg, int64_t id, struct meta_named *out)
+int meta_sq_named_by_id(struct meta_gate *pub, int64_t id, struct meta_named *out)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_NAMED_BY_ID);
     sqlite3_bind_int64(st, 1, id);
     return named_one(mg, st, out);
 }
 
-int meta_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t now)
+int meta_sq_named_charge(struct meta_gate *pub, int64_t id, bool download, int64_t now)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, download ? Q_CHARGE_DOWNLOAD : Q_CHARGE_USE);
     int rc = 0;
     sqlite3_bind_int64(st, 1, id);
@@ -291,9 +263,10 @@ int meta_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t n
     return rc;
 }
 
-int meta_named_list(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
-                    void *ctx)
+int meta_sq_named_list(struct meta_gate *pub, int (*fn)(void *ctx, const struct meta_named *n),
+                       void *ctx)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = NULL;
     int rc = 0, s;
     /* Rows are copied out first: fn may call back into the gate. */
@@ -329,8 +302,9 @@ unlock:
     return rc;
 }
 
-int meta_named_revoke(struct meta_gate *mg, int64_t id, int64_t now)
+int meta_sq_named_revoke(struct meta_gate *pub, int64_t id, int64_t now)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_NAMED_REVOKE);
     int rc = 0;
     sqlite3_bind_int64(st, 1, now);
@@ -343,12 +317,11 @@ int meta_named_revoke(struct meta_gate *mg, int64_t id, int64_t now)
     return rc;
 }
 
-int meta_horizon_raise(struct meta_gate *mg, const char *bucket, const struct meta_horizon *h,
-                       size_t n)
+int meta_sq_horizon_raise(struct meta_gate *pub, const char *bucket, const struct meta_horizon *h,
+                          size_t n)
 {
+    struct sq_gate *mg = pub->be;
     int rc = 0;
-    if (n == 0)
-        return 0;
     pthread_mutex_lock(&mg->mu);
     if (sqlite3_exec(mg->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         rc = db_err(mg, "horizon begin");
@@ -374,8 +347,9 @@ int meta_horizon_raise(struct meta_gate *mg, const char *bucket, const struct me
     return rc;
 }
 
-int meta_horizon_get(struct meta_gate *mg, const char *bucket, struct str key, int64_t *out)
+int meta_sq_horizon_get(struct meta_gate *pub, const char *bucket, struct str key, int64_t *out)
 {
+    struct sq_gate *mg = pub->be;
     sqlite3_stmt *st = take(mg, Q_HORIZON_GET);
     int rc = 0;
     sqlite3_bind_text(st, 1, bucket, -1, SQLITE_STATIC);

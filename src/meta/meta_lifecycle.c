@@ -52,13 +52,11 @@ static int conn_open(struct meta *m, sqlite3 **out)
     return 0;
 }
 
-int meta_lc_rules_put(struct meta *m, const char *bucket, const struct meta_lc_rule *r, size_t n)
+int meta_sq_lc_rules_put(struct meta *m, const char *bucket, const struct meta_lc_rule *r, size_t n)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *del = NULL, *ins = NULL;
     int rc;
-    if (n > META_LC_RULES_MAX)
-        return -ERR_INVALID;
     if ((rc = conn_open(m, &db)) < 0)
         return rc;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
@@ -101,14 +99,7 @@ out:
     return rc;
 }
 
-void meta_lc_rules_free(struct meta_lc_rule *r, size_t n)
-{
-    for (size_t i = 0; r && i < n; i++)
-        free(r[i].prefix);
-    free(r);
-}
-
-int meta_lc_rules_get(struct meta *m, const char *bucket, struct meta_lc_rule **out, size_t *n)
+int meta_sq_lc_rules_get(struct meta *m, const char *bucket, struct meta_lc_rule **out, size_t *n)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -168,7 +159,7 @@ out:
     return rc;
 }
 
-int meta_lc_rules_delete(struct meta *m, const char *bucket)
+int meta_sq_lc_rules_delete(struct meta *m, const char *bucket)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -189,7 +180,7 @@ out:
     return rc;
 }
 
-int meta_lc_buckets(struct meta *m, int (*fn)(void *ctx, const char *bucket), void *ctx)
+int meta_sq_lc_buckets(struct meta *m, int (*fn)(void *ctx, const char *bucket), void *ctx)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -214,7 +205,7 @@ out:
     return rc;
 }
 
-int meta_lc_run_record(struct meta *m, const struct meta_lc_run *r)
+int meta_sq_lc_run_record(struct meta *m, const struct meta_lc_run *r)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *q = NULL;
@@ -281,7 +272,7 @@ out:
     return rc;
 }
 
-int meta_lc_run_last(struct meta *m, struct meta_lc_run *out)
+int meta_sq_lc_run_last(struct meta *m, struct meta_lc_run *out)
 {
     /* by id, not ran_at: TOLLGATE_NOW may move the clock backwards between runs */
     return run_row(m,
@@ -290,7 +281,7 @@ int meta_lc_run_last(struct meta *m, struct meta_lc_run *out)
                    "last run", out);
 }
 
-int meta_lc_run_totals(struct meta *m, struct meta_lc_run *out)
+int meta_sq_lc_run_totals(struct meta *m, struct meta_lc_run *out)
 {
     return run_row(m,
                    "SELECT MAX(ran_at), SUM(retired), SUM(deleted), SUM(waiting), "

@@ -40,24 +40,25 @@ static const char SCHEMA[] =
     " win INTEGER NOT NULL, start INTEGER NOT NULL, data TEXT NOT NULL,"
     " PRIMARY KEY (win, start)) WITHOUT ROWID;";
 
-struct meta_stats {
+struct sq_stats {
     sqlite3 *db;
     pthread_mutex_t mu;
     sqlite3_stmt *q[Q_COUNT];
 };
 
-static int db_err(struct meta_stats *ms, const char *what)
+static int db_err(struct sq_stats *ms, const char *what)
 {
     tg_log_error("meta: stats: %s: %s", what, sqlite3_errmsg(ms->db));
     return -ERR_DB;
 }
 
-int meta_stats_open(struct meta *m, struct meta_stats **out)
+int meta_sq_stats_open(struct meta *m, struct meta_stats *pub)
 {
-    struct meta_stats *ms = calloc(1, sizeof *ms);
+    struct sq_stats *ms = calloc(1, sizeof *ms);
     int rc = 0;
     if (!ms)
         return -ERR_NOMEM;
+    pub->be = ms;
     pthread_mutex_init(&ms->mu, NULL);
     if (sqlite3_open_v2(meta_sqlite_path(m), &ms->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
                         NULL) != SQLITE_OK) {
@@ -78,15 +79,15 @@ int meta_stats_open(struct meta *m, struct meta_stats **out)
             rc = db_err(ms, "prepare");
             goto fail;
         }
-    *out = ms;
     return 0;
 fail:
-    meta_stats_close(ms);
+    meta_sq_stats_close(pub);
     return rc;
 }
 
-void meta_stats_close(struct meta_stats *ms)
+void meta_sq_stats_close(struct meta_stats *pub)
 {
+    struct sq_stats *ms = pub->be;
     if (!ms)
         return;
     for (int i = 0; i < Q_COUNT; i++)
@@ -94,15 +95,16 @@ void meta_stats_close(struct meta_stats *ms)
     sqlite3_close(ms->db);
     pthread_mutex_destroy(&ms->mu);
     free(ms);
+    pub->be = NULL;
 }
 
-static sqlite3_stmt *take(struct meta_stats *ms, int i)
+static sqlite3_stmt *take(struct sq_stats *ms, int i)
 {
     pthread_mutex_lock(&ms->mu);
     return ms->q[i];
 }
 
-static void done(struct meta_stats *ms, sqlite3_stmt *st)
+static void done(struct sq_stats *ms, sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -114,8 +116,9 @@ static void bind_s(sqlite3_stmt *st, int i, const char *s)
     sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
 }
 
-int meta_stats_insert(struct meta_stats *ms, const struct meta_event *ev, size_t n)
+int meta_sq_stats_insert(struct meta_stats *pub, const struct meta_event *ev, size_t n)
 {
+    struct sq_stats *ms = pub->be;
     static const uint8_t zero[16];
     sqlite3_stmt *st = take(ms, Q_INSERT);
     int rc = 0;
@@ -157,9 +160,10 @@ static const char *col_s(sqlite3_stmt *st, int i)
     return s ? s : "";
 }
 
-int meta_stats_scan(struct meta_stats *ms, int64_t from_us, int64_t to_us,
-                    int (*fn)(void *ctx, const struct meta_event *e), void *ctx)
+int meta_sq_stats_scan(struct meta_stats *pub, int64_t from_us, int64_t to_us,
+                       int (*fn)(void *ctx, const struct meta_event *e), void *ctx)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_SCAN);
     int rc = 0, s;
     sqlite3_bind_int64(st, 1, from_us);
@@ -190,9 +194,10 @@ int meta_stats_scan(struct meta_stats *ms, int64_t from_us, int64_t to_us,
     return rc < 0 ? rc : 0;
 }
 
-int meta_stats_visitors(struct meta_stats *ms, int64_t from_us, int64_t to_us,
-                        int (*fn)(void *ctx, const char *grant, uint64_t n), void *ctx)
+int meta_sq_stats_visitors(struct meta_stats *pub, int64_t from_us, int64_t to_us,
+                           int (*fn)(void *ctx, const char *grant, uint64_t n), void *ctx)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_VISITORS);
     int rc = 0, s;
     sqlite3_bind_int64(st, 1, from_us);
@@ -206,9 +211,10 @@ int meta_stats_visitors(struct meta_stats *ms, int64_t from_us, int64_t to_us,
     return rc < 0 ? rc : 0;
 }
 
-int meta_stats_pulse(struct meta_stats *ms, int64_t from_us, int64_t to_us, int download_kind,
-                     int not_request_kind, uint64_t out[4])
+int meta_sq_stats_pulse(struct meta_stats *pub, int64_t from_us, int64_t to_us, int download_kind,
+                        int not_request_kind, uint64_t out[4])
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_PULSE);
     int rc = 0;
     sqlite3_bind_int64(st, 1, from_us);
@@ -224,8 +230,9 @@ int meta_stats_pulse(struct meta_stats *ms, int64_t from_us, int64_t to_us, int 
     return rc;
 }
 
-int meta_stats_first(struct meta_stats *ms, int64_t *t_us)
+int meta_sq_stats_first(struct meta_stats *pub, int64_t *t_us)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_FIRST);
     int rc = -ERR_NOT_FOUND;
     if (sqlite3_step(st) == SQLITE_ROW) {
@@ -240,8 +247,9 @@ int meta_stats_first(struct meta_stats *ms, int64_t *t_us)
     return rc;
 }
 
-int meta_stats_window_get(struct meta_stats *ms, int window, int64_t start, char **json)
+int meta_sq_stats_window_get(struct meta_stats *pub, int window, int64_t start, char **json)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_WGET);
     int rc = -ERR_NOT_FOUND, s;
     sqlite3_bind_int(st, 1, window);
@@ -254,8 +262,9 @@ int meta_stats_window_get(struct meta_stats *ms, int window, int64_t start, char
     return rc;
 }
 
-int meta_stats_window_put(struct meta_stats *ms, int window, int64_t start, const char *json)
+int meta_sq_stats_window_put(struct meta_stats *pub, int window, int64_t start, const char *json)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_WPUT);
     int rc = 0;
     sqlite3_bind_int(st, 1, window);
@@ -267,8 +276,9 @@ int meta_stats_window_put(struct meta_stats *ms, int window, int64_t start, cons
     return rc;
 }
 
-int meta_stats_delete_before(struct meta_stats *ms, int64_t before_us, uint64_t *deleted)
+int meta_sq_stats_delete_before(struct meta_stats *pub, int64_t before_us, uint64_t *deleted)
 {
+    struct sq_stats *ms = pub->be;
     sqlite3_stmt *st = take(ms, Q_DELETE);
     int rc = 0;
     sqlite3_bind_int64(st, 1, before_us);
