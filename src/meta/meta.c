@@ -403,6 +403,12 @@ int meta_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t n
     return mg->ops->named_charge(mg, id, download, now);
 }
 
+int meta_named_use(struct meta_gate *mg, const uint8_t sha256[32], const char *grant, int64_t now,
+                   struct meta_named *out)
+{
+    return mg->ops->named_use(mg, sha256, grant, now, out);
+}
+
 int meta_named_list(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
                     void *ctx)
 {

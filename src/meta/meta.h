@@ -98,6 +98,12 @@ int meta_named_by_id(struct meta_gate *mg, int64_t id, struct meta_named *out);
 /* Charges one use (downloads = false) or one download: -ERR_ACCESS_DENIED when the
  * token is revoked, expired at `now`, or at its limit (then nothing changes). */
 int meta_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t now);
+/* A portal open in one statement (one round trip on PostgreSQL): charges one use of
+ * the token with this hash when it belongs to `grant`, is not revoked, not expired
+ * at `now` and under max_uses, and returns its row as charged. Otherwise
+ * -ERR_ACCESS_DENIED (unknown token included) and nothing changes. */
+int meta_named_use(struct meta_gate *mg, const uint8_t sha256[32], const char *grant, int64_t now,
+                   struct meta_named *out);
 int meta_named_list(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
                     void *ctx);
 int meta_named_revoke(struct meta_gate *mg, int64_t id, int64_t now); /* -ERR_NOT_FOUND */

@@ -25,6 +25,7 @@ enum {
     Q_CHARGE_USE,
     Q_CHARGE_DOWNLOAD,
     Q_NAMED_REVOKE,
+    Q_NAMED_USE,
     Q_HORIZON_RAISE,
     Q_HORIZON_GET,
     Q_COUNT
@@ -50,6 +51,10 @@ static const char *const SQL[Q_COUNT] = {
                           "WHERE id = ?1 AND (max_downloads = 0 OR downloads < max_downloads) "
                           "AND revoked_at IS NULL AND (expires_at = 0 OR expires_at > ?2)",
     [Q_NAMED_REVOKE] = "UPDATE named_tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+    [Q_NAMED_USE] = "UPDATE named_tokens SET uses = uses + 1, last_used = ?3 WHERE sha256 = ?1 "
+                    "AND grant_name = ?2 AND (max_uses = 0 OR uses < max_uses) "
+                    "AND revoked_at IS NULL AND (expires_at = 0 OR expires_at > ?3) "
+                    "RETURNING " NAMED_COLS,
     [Q_HORIZON_RAISE] = "INSERT INTO link_horizons (bucket, key, horizon) VALUES (?,?,?) "
                         "ON CONFLICT (bucket, key) DO UPDATE SET "
                         "horizon = max(horizon, excluded.horizon)",
@@ -259,6 +264,28 @@ int meta_sq_named_charge(struct meta_gate *pub, int64_t id, bool download, int64
         rc = db_err(mg, "named token charge");
     else if (sqlite3_changes(mg->db) == 0)
         rc = -ERR_ACCESS_DENIED;
+    done(mg, st);
+    return rc;
+}
+
+int meta_sq_named_use(struct meta_gate *pub, const uint8_t sha256[32], const char *grant,
+                      int64_t now, struct meta_named *out)
+{
+    struct sq_gate *mg = pub->be;
+    sqlite3_stmt *st = take(mg, Q_NAMED_USE);
+    sqlite3_bind_blob(st, 1, sha256, 32, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, grant, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, now);
+    int rc = 0, s = sqlite3_step(st);
+    if (s == SQLITE_ROW) {
+        named_row(st, out);
+        if (sqlite3_step(st) != SQLITE_DONE) /* runs the statement to its end */
+            rc = db_err(mg, "named token use");
+    } else if (s == SQLITE_DONE) {
+        rc = -ERR_ACCESS_DENIED;
+    } else {
+        rc = db_err(mg, "named token use");
+    }
     done(mg, st);
     return rc;
 }

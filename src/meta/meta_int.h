@@ -96,6 +96,8 @@ struct meta_ops {
     int (*named_by_hash)(struct meta_gate *mg, const uint8_t sha256[32], struct meta_named *out);
     int (*named_by_id)(struct meta_gate *mg, int64_t id, struct meta_named *out);
     int (*named_charge)(struct meta_gate *mg, int64_t id, bool download, int64_t now);
+    int (*named_use)(struct meta_gate *mg, const uint8_t sha256[32], const char *grant, int64_t now,
+                     struct meta_named *out);
     int (*named_list)(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
                       void *ctx);
     int (*named_revoke)(struct meta_gate *mg, int64_t id, int64_t now);
@@ -148,6 +150,8 @@ int meta_sq_named_insert(struct meta_gate *mg, const uint8_t sha256[32],
 int meta_sq_named_by_hash(struct meta_gate *mg, const uint8_t sha256[32], struct meta_named *out);
 int meta_sq_named_by_id(struct meta_gate *mg, int64_t id, struct meta_named *out);
 int meta_sq_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_t now);
+int meta_sq_named_use(struct meta_gate *mg, const uint8_t sha256[32], const char *grant,
+                      int64_t now, struct meta_named *out);
 int meta_sq_named_list(struct meta_gate *mg, int (*fn)(void *ctx, const struct meta_named *n),
                        void *ctx);
 int meta_sq_named_revoke(struct meta_gate *mg, int64_t id, int64_t now);

@@ -560,6 +560,7 @@ const struct meta_ops meta_pg_ops = {
     .named_by_hash = meta_pg_named_by_hash,
     .named_by_id = meta_pg_named_by_id,
     .named_charge = meta_pg_named_charge,
+    .named_use = meta_pg_named_use,
     .named_list = meta_pg_named_list,
     .named_revoke = meta_pg_named_revoke,
     .horizon_raise = meta_pg_horizon_raise,

@@ -22,6 +22,7 @@ enum {
     Q_CHARGE_DOWNLOAD,
     Q_NAMED_LIST,
     Q_NAMED_REVOKE,
+    Q_NAMED_USE,
     Q_HORIZON_RAISE,
     Q_HORIZON_GET,
     Q_COUNT
@@ -59,6 +60,11 @@ static const struct meta_pgq SQL[Q_COUNT] = {
                         "AND revoked_at IS NULL RETURNING 1) "
                         "SELECT pg_notify('" META_PG_CHANNEL "', '') FROM u",
                         false},
+    [Q_NAMED_USE] = {"UPDATE named_tokens SET uses = uses + 1, last_used = $3 WHERE sha256 = $1 "
+                     "AND grant_name = $2 AND (max_uses = 0 OR uses < max_uses) "
+                     "AND revoked_at IS NULL AND (expires_at = 0 OR expires_at > $3) "
+                     "RETURNING " NAMED_COLS,
+                     false},
     /* A batch is one statement: duplicates folded to their maximum first (one
      * INSERT may not touch a row twice), then each raised, never lowered. */
     [Q_HORIZON_RAISE] = {"INSERT INTO link_horizons (bucket, key, horizon) "
@@ -210,6 +216,22 @@ int meta_pg_named_charge(struct meta_gate *mg, int64_t id, bool download, int64_
     PGresult *r = NULL;
     int rc = run(mg, download ? Q_CHARGE_DOWNLOAD : Q_CHARGE_USE, 2, v, NULL, NULL, &r);
     if (rc == 0 && PQntuples(r) == 0)
+        rc = -ERR_ACCESS_DENIED;
+    PQclear(r);
+    return rc;
+}
+
+int meta_pg_named_use(struct meta_gate *mg, const uint8_t sha256[32], const char *grant,
+                      int64_t now, struct meta_named *out)
+{
+    char ns[META_PG_I64];
+    const char *v[3] = {(const char *)sha256, grant, meta_pg_i64(ns, now)};
+    const int len[3] = {32}, fmt[3] = {1};
+    PGresult *r = NULL;
+    int rc = run(mg, Q_NAMED_USE, 3, v, len, fmt, &r);
+    if (rc == 0 && PQntuples(r) == 1)
+        named_row(r, 0, out);
+    else if (rc == 0)
         rc = -ERR_ACCESS_DENIED;
     PQclear(r);
     return rc;

@@ -364,6 +364,7 @@ const struct meta_ops meta_sqlite_ops = {
     .named_by_hash = meta_sq_named_by_hash,
     .named_by_id = meta_sq_named_by_id,
     .named_charge = meta_sq_named_charge,
+    .named_use = meta_sq_named_use,
     .named_list = meta_sq_named_list,
     .named_revoke = meta_sq_named_revoke,
     .horizon_raise = meta_sq_horizon_raise,

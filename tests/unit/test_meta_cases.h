@@ -187,6 +187,50 @@ static void case_named(void **state)
     assert_int_equal(s.ids[1], b);
 }
 
+/* The one-statement portal open: the same refusals as by_hash + charge. */
+static void case_named_use(void **state)
+{
+    struct fx *f = *state;
+    struct meta_named n;
+    uint8_t ha[32], hb[32], hx[32];
+    int64_t a = named_add(f, "use-a", "a", 2, 0, 0);
+    int64_t b = named_add(f, "use-b", "b", 0, 0, 3000);
+    crypto_sha256("use-a", 5, ha);
+    crypto_sha256("use-b", 5, hb);
+    crypto_sha256("use-x", 5, hx);
+    static const struct {
+        int which; /* 0: a, 1: b, 2: unknown */
+        const char *grant;
+        int64_t now;
+        int rc;
+        int64_t uses_after;
+    } rows[] = {
+        {0, "tier1", 2000, 0, 1},
+        {0, "tier2", 2000, -ERR_ACCESS_DENIED, 0}, /* another grant's token */
+        {0, "tier1", 2001, 0, 2},
+        {0, "tier1", 2002, -ERR_ACCESS_DENIED, 0}, /* max_uses 2 */
+        {1, "tier1", 2999, 0, 1},
+        {1, "tier1", 3000, -ERR_ACCESS_DENIED, 0}, /* expired */
+        {2, "tier1", 1, -ERR_ACCESS_DENIED, 0},    /* unknown */
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        const uint8_t *h = rows[i].which == 0 ? ha : rows[i].which == 1 ? hb : hx;
+        print_message("row %zu\n", i);
+        memset(&n, 0, sizeof n);
+        assert_int_equal(meta_named_use(f->mg, h, rows[i].grant, rows[i].now, &n), rows[i].rc);
+        if (rows[i].rc == 0) {
+            assert_int_equal(n.id, rows[i].which == 0 ? a : b);
+            assert_int_equal(n.uses, rows[i].uses_after);
+            assert_int_equal(n.last_used, rows[i].now);
+            assert_string_equal(n.grant, "tier1");
+        }
+    }
+    assert_int_equal(meta_named_revoke(f->mg, b, 2500), 0);
+    assert_int_equal(meta_named_use(f->mg, hb, "tier1", 2600, &n), -ERR_ACCESS_DENIED);
+    assert_int_equal(meta_named_by_id(f->mg, b, &n), 0);
+    assert_int_equal(n.uses, 1);
+}
+
 static void case_horizons(void **state)
 {
     struct fx *f = *state;
@@ -431,6 +475,7 @@ static void case_leases(void **state)
     X(case_admin_key)                                                                              \
     X(case_epochs)                                                                                 \
     X(case_named)                                                                                  \
+    X(case_named_use)                                                                              \
     X(case_horizons)                                                                               \
     X(case_stats)                                                                                  \
     X(case_stats_big_batch)                                                                        \
