@@ -1,9 +1,11 @@
 #!/bin/sh
 # pgctl.sh -- a throwaway PostgreSQL 15 cluster for tests (Debian's postgresql-15).
 #
-#   tests/pg/pgctl.sh start DIR          create DIR (must not hold a cluster), initdb, start
+#   tests/pg/pgctl.sh start DIR [PID]    create DIR (must not hold a cluster), initdb, start
 #                                        on 127.0.0.1:<free port> + a unix socket in DIR;
-#                                        prints the base DSN (database "postgres")
+#                                        prints the base DSN (database "postgres"). With
+#                                        PID: a watchdog stops the cluster if that process
+#                                        dies without calling stop (a crashed test)
 #   tests/pg/pgctl.sh createdb DIR NAME  create database NAME ([a-z0-9_]+, fresh) owned by
 #                                        the test role; prints its DSN
 #   tests/pg/pgctl.sh dsn DIR [NAME]     prints the DSN again (base, or of database NAME)
@@ -84,6 +86,17 @@ CONF
         [ "$tries" -lt 3 ] || { cat "$dir/server.log" >&2 2>/dev/null; die "the server did not start"; }
     done
     psql_su "CREATE ROLE $ROLE LOGIN CREATEDB" >/dev/null || die "cannot create role $ROLE"
+    owner=${3:-}
+    if [ -n "$owner" ]; then
+        # Detached from our stdout (a caller reading it must see EOF); polls once a
+        # second; gone when the owner is, or when DIR is (stop removed it).
+        self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+        (
+            while kill -0 "$owner" 2>/dev/null && [ -d "$dir/data" ]; do sleep 1; done
+            [ -d "$dir/data" ] && PGCTL_WATCHDOG=1 sh "$self" stop "$dir"
+        ) </dev/null >/dev/null 2>&1 &
+        echo $! >"$dir/watchdog.pid"
+    fi
     dsn_of postgres
     ;;
 createdb)
@@ -97,6 +110,9 @@ dsn)
     ;;
 stop)
     [ -d "$dir" ] || exit 0
+    if [ -f "$dir/watchdog.pid" ] && [ -z "${PGCTL_WATCHDOG:-}" ]; then
+        kill "$(cat "$dir/watchdog.pid")" 2>/dev/null || true
+    fi
     pid=""
     [ -f "$dir/data/postmaster.pid" ] && pid=$(head -n 1 "$dir/data/postmaster.pid")
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then

@@ -50,7 +50,7 @@ static int group_setup(void **state)
     snprintf(cluster, sizeof cluster, "/tmp/tollgate-pg.XXXXXX");
     if (!mkdtemp(cluster))
         return -1;
-    snprintf(cmd, sizeof cmd, "sh tests/pg/pgctl.sh start %s", cluster);
+    snprintf(cmd, sizeof cmd, "sh tests/pg/pgctl.sh start %s %d", cluster, (int)getpid());
     if (run_line(cmd, base_dsn, sizeof base_dsn) < 0) {
         fprintf(stderr, "cannot start PostgreSQL (%s)\n", cmd);
         return -1;
