@@ -411,6 +411,8 @@ static int pg_key_live(struct meta *m, struct str akid)
     const int len[1] = {(int)akid.len}, fmt[1] = {1}; /* text's binary form: the bytes */
     PGresult *r = NULL;
     int rc;
+    if (!meta_pg_text_ok(akid))
+        return -ERR_INVALID_ACCESS_KEY; /* from a request: no such key can exist */
     if ((rc = meta_pgc_lock(&p->main)) < 0)
         return rc;
     if ((rc = meta_pgc_run(&p->main, Q_KEY_LIVE, 1, v, len, fmt, &r)) == 0)
@@ -428,6 +430,8 @@ static int pg_key_delete(struct meta *m, struct str akid, int64_t now_us)
     const int len[2] = {0, (int)akid.len}, fmt[2] = {0, 1};
     PGresult *r = NULL;
     int rc;
+    if (!meta_pg_text_ok(akid))
+        return -ERR_NOT_FOUND;
     if ((rc = meta_pgc_lock(&p->main)) < 0)
         return rc;
     if ((rc = meta_pgc_run(&p->main, Q_KEY_DELETE, 2, v, len, fmt, &r)) == 0)

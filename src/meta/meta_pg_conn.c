@@ -246,6 +246,15 @@ static size_t utf8_seq(const uint8_t *p, size_t n)
     return len;
 }
 
+bool meta_pg_text_ok(struct str s)
+{
+    const uint8_t *p = (const uint8_t *)s.ptr;
+    size_t i = 0, k;
+    while (i < s.len && p[i] && (k = utf8_seq(p + i, s.len - i)) > 0)
+        i += k;
+    return i == s.len;
+}
+
 const char *meta_pg_utf8(const char *s, char **owned)
 {
     const uint8_t *p = (const uint8_t *)s;

@@ -318,6 +318,10 @@ int meta_pg_horizon_get(struct meta_gate *mg, const char *bucket, struct str key
     const char *v[2] = {bucket, key.ptr ? key.ptr : ""};
     const int len[2] = {0, (int)key.len}, fmt[2] = {0, 1}; /* text's binary form */
     PGresult *r = NULL;
+    if (!meta_pg_text_ok(key)) { /* raise stored such a key with '?': no row has it */
+        *out = 0;
+        return 0;
+    }
     int rc = run(mg, Q_HORIZON_GET, 2, v, len, fmt, &r);
     if (rc == 0)
         *out = PQntuples(r) > 0 ? meta_pg_get_i64(r, 0, 0) : 0;

@@ -62,6 +62,9 @@ const char *meta_pg_i64(char b[META_PG_I64], int64_t v);
 int64_t meta_pg_get_i64(const PGresult *r, int row, int col); /* NULL reads as 0 */
 /* The affected-row count of an INSERT/UPDATE/DELETE. */
 int64_t meta_pg_changes(const PGresult *r);
+/* s is valid UTF-8 without NUL: PostgreSQL can take it as text (peer input that is
+ * not can match no stored row). */
+bool meta_pg_text_ok(struct str s);
 /* s when it is valid UTF-8; else a malloc'd copy with '?' for each bad byte, added to
  * *owned (freed by the caller). NULL on ENOMEM. */
 const char *meta_pg_utf8(const char *s, char **owned);

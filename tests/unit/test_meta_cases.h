@@ -65,6 +65,14 @@ static void case_keys(void **state)
                      -ERR_INVALID_ACCESS_KEY);
     assert_int_equal(meta_key_secret(f->m, STR_LIT("short"), got, sizeof got),
                      -ERR_INVALID_ACCESS_KEY);
+    /* peer bytes that are not text: refused like any unknown key, not a 500 */
+    assert_int_equal(meta_key_secret(f->m,
+                                     str_n("TG\xff\xfe"
+                                           "AAAAAAAAAAAAAAA\0",
+                                           20),
+                                     got, sizeof got),
+                     -ERR_INVALID_ACCESS_KEY);
+    assert_int_equal(meta_key_delete(f->m, str_n("TG\xff\0", 4)), -ERR_NOT_FOUND);
     n = 0;
     assert_int_equal(meta_key_list(f->m, count_keys, &n), 0);
     assert_int_equal(n, 1);
@@ -252,6 +260,14 @@ static void case_horizons(void **state)
     assert_int_equal(meta_horizon_get(f->mg, "other", STR_LIT("tier1/a.parquet"), &v), 0);
     assert_int_equal(v, 0);
     assert_int_equal(meta_horizon_get(f->mg, "tollgate", STR_LIT("none"), &v), 0);
+    assert_int_equal(v, 0);
+    v = -1;
+    assert_int_equal(meta_horizon_get(f->mg, "tollgate",
+                                      str_n("bad\xff\0"
+                                            "x",
+                                            6),
+                                      &v),
+                     0);
     assert_int_equal(v, 0);
     assert_int_equal(meta_horizon_raise(f->mg, "tollgate", NULL, 0), 0);
 }
