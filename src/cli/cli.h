@@ -30,6 +30,13 @@ struct cli_settings {
     int64_t header_timeout, idle_timeout, drain_timeout;
     bool log_requests;
     enum tg_log_level log_level;
+    /* [storage] backend = s3: the remote store (secret wiped on release) */
+    bool remote;
+    char *s3_endpoint, *s3_region, *s3_akid, *s3_secret;
+    bool s3_virtual, proxy_downloads;
+    int64_t s3_timeout;
+    /* [meta] */
+    char *meta_backend, *meta_dsn;
 };
 
 /* An opened data directory. */

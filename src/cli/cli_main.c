@@ -5,6 +5,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -13,6 +14,7 @@
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
 #include "meta/meta.h"
+#include "s3/s3.h"
 #include "stats/stats.h"
 #include "store/store.h"
 
@@ -109,11 +111,30 @@ int cli_main(int argc, char **argv)
 /* ---- configuration ---- */
 
 static const char *const KNOWN_KEYS[] = {
-    "server.listen",           "server.data_dir",       "server.region",
-    "server.public_url",       "server.max_put_size",   "server.threads",
-    "server.connection_limit", "server.header_timeout", "server.idle_timeout",
-    "server.drain_timeout",    "server.log_requests",   "server.log_level",
-    "storage.backend",         "storage.bucket",        NULL,
+    "server.listen",
+    "server.data_dir",
+    "server.region",
+    "server.public_url",
+    "server.max_put_size",
+    "server.threads",
+    "server.connection_limit",
+    "server.header_timeout",
+    "server.idle_timeout",
+    "server.drain_timeout",
+    "server.log_requests",
+    "server.log_level",
+    "storage.backend",
+    "storage.bucket",
+    "storage.endpoint",
+    "storage.region",
+    "storage.addressing",
+    "storage.access_key_id",
+    "storage.secret_access_key",
+    "storage.proxy_downloads",
+    "storage.timeout",
+    "meta.backend",
+    "meta.dsn",
+    NULL,
 };
 
 static void settings_release(struct cli_settings *s)
@@ -123,7 +144,88 @@ static void settings_release(struct cli_settings *s)
     free(s->region);
     free(s->bucket);
     free(s->public_url);
+    free(s->s3_endpoint);
+    free(s->s3_region);
+    free(s->s3_akid);
+    if (s->s3_secret)
+        crypto_wipe(s->s3_secret, strlen(s->s3_secret));
+    free(s->s3_secret);
+    free(s->meta_backend);
+    free(s->meta_dsn);
     memset(s, 0, sizeof *s);
+}
+
+static int cfg_error(const struct cfg *c, const char *sec, const char *key, char **err,
+                     const char *what)
+{
+    struct buf b = BUF_INIT;
+    const struct cfg_entry *e = cfg_find(c, sec, key);
+    buf_printf(&b, "%s:%d: [%s] %s: %s", c->path, e ? e->line : 0, sec, key, what);
+    *err = buf_take(&b);
+    return -ERR_CONFIG;
+}
+
+/* [storage]: backend = local | s3 and, for s3, the remote store. */
+static int load_storage(const struct cfg *c, struct cli_settings *s, char **err)
+{
+    const char *be = cfg_get(c, "storage", "backend", "local");
+    int rc;
+    if (strcmp(be, "local") == 0)
+        return 0;
+    if (strcmp(be, "s3") != 0)
+        return cfg_error(c, "storage", "backend", err, "expected local or s3");
+    s->remote = true;
+    const char *ep = cfg_get(c, "storage", "endpoint", NULL);
+    if (!ep || (strncmp(ep, "http://", 7) != 0 && strncmp(ep, "https://", 8) != 0))
+        return cfg_error(c, "storage", "endpoint", err,
+                         "backend = s3 needs endpoint = http(s)://host[:port] of the S3 store");
+    const char *addr = cfg_get(c, "storage", "addressing", "path");
+    if (strcmp(addr, "path") != 0 && strcmp(addr, "virtual") != 0)
+        return cfg_error(c, "storage", "addressing", err, "expected path or virtual");
+    s->s3_virtual = strcmp(addr, "virtual") == 0;
+    const char *akid = cfg_get(c, "storage", "access_key_id", getenv("AWS_ACCESS_KEY_ID"));
+    const char *sec = cfg_get(c, "storage", "secret_access_key", NULL);
+    if (sec) {
+        /* a secret in the file: the file must be the owner's alone */
+        struct stat sb;
+        if (stat(c->path, &sb) == 0 && (sb.st_mode & 077))
+            return cfg_error(c, "storage", "secret_access_key", err,
+                             "the file holds a secret but is readable by others: chmod 600 it "
+                             "(or give AWS_SECRET_ACCESS_KEY in the environment)");
+    } else {
+        sec = getenv("AWS_SECRET_ACCESS_KEY");
+    }
+    if (!akid || !*akid || !sec || !*sec)
+        return cfg_error(c, "storage", "access_key_id", err,
+                         "backend = s3 needs access_key_id and secret_access_key (in the file, "
+                         "mode 0600, or AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)");
+    s->s3_endpoint = strdup(ep);
+    s->s3_region = strdup(cfg_get(c, "storage", "region", "us-east-1"));
+    s->s3_akid = strdup(akid);
+    s->s3_secret = strdup(sec);
+    if (!s->s3_endpoint || !s->s3_region || !s->s3_akid || !s->s3_secret)
+        return -ERR_NOMEM;
+    if ((rc = cfg_get_bool(c, "storage", "proxy_downloads", false, &s->proxy_downloads, err)) < 0 ||
+        (rc = cfg_get_duration(c, "storage", "timeout", 60, &s->s3_timeout, err)) < 0)
+        return rc;
+    return 0;
+}
+
+/* [meta]: backend = sqlite | postgres, dsn. */
+static int load_meta(const struct cfg *c, struct cli_settings *s, char **err)
+{
+    const char *be = cfg_get(c, "meta", "backend", "sqlite");
+    if (strcmp(be, "sqlite") != 0 && strcmp(be, "postgres") != 0)
+        return cfg_error(c, "meta", "backend", err, "expected sqlite or postgres");
+    const char *dsn = cfg_get(c, "meta", "dsn", NULL);
+    if (strcmp(be, "postgres") == 0 && (!dsn || !*dsn))
+        return cfg_error(c, "meta", "dsn", err,
+                         "backend = postgres needs dsn = <libpq connection string>");
+    s->meta_backend = strdup(be);
+    s->meta_dsn = dsn ? strdup(dsn) : NULL;
+    if (!s->meta_backend || (dsn && !s->meta_dsn))
+        return -ERR_NOMEM;
+    return 0;
 }
 
 static int load_settings(const struct cfg *c, struct cli_settings *s, char **err)
@@ -179,14 +281,8 @@ static int load_settings(const struct cfg *c, struct cli_settings *s, char **err
         *err = buf_take(&b);
         return -ERR_CONFIG;
     }
-    const char *be = cfg_get(c, "storage", "backend", "local");
-    if (strcmp(be, "local") != 0) {
-        const struct cfg_entry *e = cfg_find(c, "storage", "backend");
-        buf_printf(&b, "%s:%d: [storage] backend = %s: only 'local' is available in this version",
-                   c->path, e ? e->line : 0, be);
-        *err = buf_take(&b);
-        return -ERR_CONFIG;
-    }
+    if ((rc = load_storage(c, s, err)) < 0 || (rc = load_meta(c, s, err)) < 0)
+        return rc;
     if (store_bucket_name_check(str_c(s->bucket)) < 0) {
         const struct cfg_entry *e = cfg_find(c, "storage", "bucket");
         buf_printf(&b, "%s:%d: [storage] bucket = %s: not a valid S3 bucket name", c->path,
@@ -258,7 +354,27 @@ int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
         err = buf_take(&b);
         goto out;
     }
-    if ((flags & CLI_OPEN_STORE) && (rc = store_open(app.set.data_dir, &app.store)) < 0) {
+    if ((flags & CLI_OPEN_STORE) && app.set.remote) {
+        struct s3_client_config sc = {
+            .endpoint = app.set.s3_endpoint,
+            .region = app.set.s3_region,
+            .bucket = app.set.bucket,
+            .virtual_host = app.set.s3_virtual,
+            .akid = app.set.s3_akid,
+            .secret = app.set.s3_secret,
+            .timeout_ms = app.set.s3_timeout * 1000,
+        };
+        void *impl = NULL;
+        if ((rc = s3_remote_new(&sc, &impl)) < 0 ||
+            (rc = store_open_remote(app.set.data_dir, app.set.bucket, &s3_remote_ops, impl,
+                                    &app.store)) < 0) {
+            struct buf b = BUF_INIT;
+            buf_printf(&b, "cannot open the remote object store %s (bucket '%s'): %s",
+                       app.set.s3_endpoint, app.set.bucket, err_message(rc));
+            err = buf_take(&b);
+            goto out;
+        }
+    } else if ((flags & CLI_OPEN_STORE) && (rc = store_open(app.set.data_dir, &app.store)) < 0) {
         struct buf b = BUF_INIT;
         buf_printf(&b, "cannot open the object store in '%s': %s", app.set.data_dir,
                    err_message(rc));
@@ -266,7 +382,10 @@ int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
         goto out;
     }
     if (flags & CLI_OPEN_GATE) {
-        struct gate_config gc = {app.set.bucket, app.set.public_url, app.set.region};
+        struct gate_remote gr = {app.set.s3_endpoint, app.set.s3_region, app.set.s3_virtual,
+                                 app.set.s3_akid,     app.set.s3_secret, app.set.proxy_downloads};
+        struct gate_config gc = {app.set.bucket, app.set.public_url, app.set.region,
+                                 app.set.remote ? &gr : NULL};
         if ((rc = gate_open(&app.cfg, &gc, app.meta, secret, &app.gate, &err)) < 0)
             goto out;
     }

@@ -47,6 +47,34 @@ int gate_open(const struct cfg *c, const struct gate_config *gc, struct meta *m,
     size_t n = strlen(g->public_url);
     while (n && g->public_url[n - 1] == '/')
         g->public_url[--n] = '\0';
+    if (gc && gc->remote && !gc->remote->proxy_downloads) {
+        const struct gate_remote *r = gc->remote;
+        const char *rs = strstr(r->endpoint, "://");
+        struct buf h = BUF_INIT;
+        if (!rs) {
+            rc = -ERR_CONFIG;
+            goto out;
+        }
+        struct str hp = str_c(rs + 3);
+        while (hp.len && hp.ptr[hp.len - 1] == '/')
+            hp.len--;
+        if (r->virtual_host)
+            rc = buf_printf(&h, "%s.%.*s", g->bucket, (int)hp.len, hp.ptr);
+        else
+            rc = buf_addstr(&h, hp);
+        g->r_host = rc == 0 ? buf_take(&h) : NULL;
+        buf_release(&h);
+        g->r_scheme = str_dup((struct str){r->endpoint, (size_t)(rs - r->endpoint)});
+        g->r_bucket = strdup(r->virtual_host ? "" : g->bucket);
+        g->r_region = strdup(r->region);
+        g->r_akid = strdup(r->akid);
+        g->r_secret = strdup(r->secret);
+        if (!g->r_host || !g->r_scheme || !g->r_bucket || !g->r_region || !g->r_akid ||
+            !g->r_secret) {
+            rc = -ERR_NOMEM;
+            goto out;
+        }
+    }
     if ((rc = crypto_random(g->rl_key, sizeof g->rl_key)) < 0)
         goto out;
     if ((rc = meta_gate_open(m, &g->mg)) < 0) {
@@ -76,6 +104,14 @@ void gate_close(struct gate *g)
     free(g->public_url);
     free(g->scheme);
     free(g->host);
+    free(g->r_scheme);
+    free(g->r_host);
+    free(g->r_bucket);
+    free(g->r_region);
+    free(g->r_akid);
+    if (g->r_secret)
+        crypto_wipe(g->r_secret, strlen(g->r_secret));
+    free(g->r_secret);
     crypto_wipe(g->secret, sizeof g->secret);
     crypto_wipe(g->key_secret, sizeof g->key_secret);
     crypto_wipe(g->rl_key, sizeof g->rl_key);

@@ -57,10 +57,21 @@ struct gate_grant {
 #define GATE_KEEP_ALL (-1)
 
 /* What gate_open needs beyond meta and the secret. */
+/* Gateway mode ([storage] backend = s3): links are presigned for the remote store
+ * (endpoint, bucket, region, its keys) unless proxy_downloads sends them through
+ * tollgate; redirect-mode grants answer the click with a 302 to such a remote link. */
+struct gate_remote {
+    const char *endpoint; /* http(s)://host[:port] */
+    const char *region;
+    bool virtual_host;
+    const char *akid, *secret;
+    bool proxy_downloads;
+};
 struct gate_config {
     const char *bucket;     /* the data bucket: links point into it */
     const char *public_url; /* http(s)://host[:port]: links and portal URLs */
     const char *region;
+    const struct gate_remote *remote; /* NULL: local store */
 };
 
 struct gate;
@@ -127,7 +138,9 @@ int64_t gate_retry_after(struct gate *g, const char *client, int64_t now);
 /* A presigned GET for bucket/key, minted for p: expiry min(link_ttl, 7 d) from now
  * (redirect mode: redirect_ttl), response-content-disposition with `filename`, signed
  * x-tollgate-grant, x-tollgate-token (named id, or "p<period>"), x-tollgate-epoch.
- * Raises the object's link horizon (batched). */
+ * Gateway mode without proxy_downloads: signed for the remote store with its keys and
+ * only the filename (the remote cannot check a token: such a link lives until it
+ * expires). Raises the object's link horizon (batched). */
 int gate_link_mint(struct gate *g, const struct gate_principal *p, struct str key,
                    const char *filename, int64_t now, int64_t ttl, struct buf *url,
                    int64_t *expires_at);

@@ -34,6 +34,8 @@ struct gate {
     uint8_t secret[32];
     uint8_t rl_key[32]; /* random per process: the address hash cannot be reversed */
     char *bucket, *public_url, *region, *scheme, *host;
+    /* gateway mode: links signed for the remote store (NULL scheme: local links) */
+    char *r_scheme, *r_host, *r_bucket, *r_region, *r_akid, *r_secret;
     struct meta *meta;
     struct meta_gate *mg;
 

@@ -272,7 +272,9 @@ int gate_link_mint(struct gate *g, const struct gate_principal *p, struct str ke
         if (p->expires_at - now < ttl)
             ttl = p->expires_at - now; /* a link never outlives its token */
     }
-    if ((rc = portal_key(g, akid, secret)) < 0)
+    if (g->r_scheme)
+        akid[0] = secret[0] = '\0'; /* the remote's keys sign below */
+    else if ((rc = portal_key(g, akid, secret)) < 0)
         return rc;
     if (p->kind == GATE_TOKEN_NAMED)
         snprintf(tokp, sizeof tokp, "n%lld", (long long)p->named_id);
@@ -303,6 +305,10 @@ int gate_link_mint(struct gate *g, const struct gate_principal *p, struct str ke
     }
     struct s3_presign ps = {"GET",  g->scheme, g->host, g->bucket, k,     akid,
                             secret, g->region, now,     ttl,       extra, n};
+    if (g->r_scheme) /* gateway: the remote verifies it; only the filename goes along */
+        ps = (struct s3_presign){"GET", g->r_scheme, g->r_host,   g->r_bucket,
+                                 k,     g->r_akid,   g->r_secret, g->r_region,
+                                 now,   ttl,         extra,       filename && *filename};
     if ((rc = s3_presign_url(&ps, &u)) < 0)
         goto out;
     bool flush_now = false;

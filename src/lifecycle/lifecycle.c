@@ -274,7 +274,7 @@ static int list_all(struct store *st, const char *bucket, struct objlist *l)
     int rc = 0;
     for (;;) {
         struct store_list_req req = {str_c(bucket), STR_NULL,       STR_NULL,
-                                     str_c(after),  STORE_LIST_MAX, false};
+                                     str_c(after),  STORE_LIST_MAX, false, false};
         struct store_list_res res = {0};
         rc = store_obj_list(st, &req, on_obj, l, &res);
         if (rc == 0)

@@ -128,6 +128,19 @@ static void refuse(struct member *m, int rc)
                         NULL);
         return;
     }
+    if (rc == -ERR_REMOTE || rc == -ERR_UNAVAILABLE) {
+        /* the store behind us (or the database) is down: the link is fine, come back */
+        const char *const h[] = {"Retry-After", "30", NULL};
+        if (m->kind == M_API)
+            portal_send_json_error(c, 503, "unavailable", err_message(rc));
+        else
+            send_notice(c, 503, "Temporarily unavailable",
+                        "<main class=\"notice\"><h1>Temporarily unavailable</h1><p class=\"big\">"
+                        "The file store cannot be reached right now. Your link is still valid: "
+                        "please try again in a few minutes.</p></main>",
+                        h);
+        return;
+    }
     if (status >= 500)
         tg_log_error("portal: %s", err_message(rc));
     if (m->kind == M_API)

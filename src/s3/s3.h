@@ -93,7 +93,7 @@ struct s3_presign {
     const char *method; /* "GET" */
     const char *scheme; /* "http" or "https" */
     const char *host;   /* host[:port] as the client will send it */
-    const char *bucket; /* unencoded */
+    const char *bucket; /* unencoded; "": virtual-host style (the bucket is in host) */
     const char *key;    /* unencoded */
     const char *akid, *secret, *region;
     int64_t now;                    /* signing time */
@@ -268,6 +268,38 @@ int s3_client_delete_many(struct s3_client *c, const char *const *keys, size_t n
 /* ListObjectsV2 under prefix (NULL: all), every page; fn per object, in order. */
 typedef int (*s3_client_list_fn)(void *ctx, const char *key, uint64_t size, const char *etag);
 int s3_client_list(struct s3_client *c, const char *prefix, s3_client_list_fn fn, void *ctx);
+
+/* HEAD, also collecting every response header as "Name: value\n" lines in hdr_lines. */
+int s3_client_head_hdrs(struct s3_client *c, const char *key, struct s3_client_obj *out,
+                        struct buf *hdr_lines);
+/* GET as s3_client_get, sent with If-Match: etag (quoted or not) when if_match is set: a
+ * changed object fails with -ERR_PRECONDITION. */
+int s3_client_get_if(struct s3_client *c, const char *key, uint64_t off, uint64_t len,
+                     const char *if_match, s3_client_sink_fn sink, void *ctx,
+                     struct s3_client_obj *out);
+/* PUT as s3_client_put_fd with extra request headers (name, value pairs: Content-Type,
+ * x-amz-meta-*, Content-Disposition, ...), signed; at most 40 pairs. */
+int s3_client_put_fd_hdrs(struct s3_client *c, const char *key, int fd, uint64_t size,
+                          const uint8_t *sha256, const char *const *hdrs, size_t n_hdrs,
+                          struct s3_client_obj *out);
+/* One ListObjectsV2 page: keys under prefix strictly after `after` (start-after), at
+ * most max (1..1000), with Last-Modified (seconds); *truncated when more follow. */
+typedef int (*s3_client_list2_fn)(void *ctx, const char *key, uint64_t size, const char *etag,
+                                  int64_t mtime);
+int s3_client_list_page(struct s3_client *c, const char *prefix, const char *after, unsigned max,
+                        s3_client_list2_fn fn, void *ctx, bool *truncated);
+/* ListMultipartUploads under prefix, every page: fn per upload in progress. */
+typedef int (*s3_client_upload_fn)(void *ctx, const char *key, const char *upload_id,
+                                   int64_t initiated);
+int s3_client_uploads(struct s3_client *c, const char *prefix, s3_client_upload_fn fn, void *ctx);
+int s3_client_mpu_abort(struct s3_client *c, const char *key, const char *upload_id);
+
+/* ---- the store's remote backend over the client (s3_remote.c) ---- */
+/* The operations of store.h's remote backend on cfg's bucket; impl for
+ * store_open_remote (which then owns it). Checks cfg as s3_client_new does. */
+struct store_remote_ops;
+extern const struct store_remote_ops s3_remote_ops;
+int s3_remote_new(const struct s3_client_config *cfg, void **impl);
 
 /* Pure parts, exposed for the unit tests. */
 /* The headers of a signed request, one "Name: value\n" line each: the caller's headers

@@ -20,7 +20,7 @@
 #include "crypto/crypto.h"
 #include "s3/s3_sig_int.h"
 
-#define HDRS_MAX 16
+#define HDRS_MAX 48
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000L
 #define LOW_SPEED_BYTES 1L  /* below this many bytes/s ... */
 #define LOW_SPEED_SECS 60L  /* ... for this long, a request is a timeout */
@@ -244,10 +244,12 @@ int s3_client_error_parse(struct str body, char *code, size_t code_cap, char *ms
 
 struct list_parse {
     s3_client_list_fn fn;
+    s3_client_list2_fn fn2;
     void *ctx;
     struct buf key;
     char etag[80];
     uint64_t size;
+    int64_t mtime;
     bool has_key, truncated;
     struct buf *token;
 };
@@ -261,10 +263,14 @@ static int list_visit(void *ctx, const char *path, const char *text)
             return 0;
         if (!lp->has_key)
             return -ERR_MALFORMED_XML;
-        rc = lp->fn ? lp->fn(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag) : 0;
+        if (lp->fn2)
+            rc = lp->fn2(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag, lp->mtime);
+        else if (lp->fn)
+            rc = lp->fn(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag);
         buf_reset(&lp->key);
         lp->has_key = false;
         lp->size = 0;
+        lp->mtime = 0;
         lp->etag[0] = '\0';
         return rc;
     }
@@ -279,6 +285,11 @@ static int list_visit(void *ctx, const char *path, const char *text)
         return str_to_u64(str_c(text), &lp->size) < 0 ? -ERR_MALFORMED_XML : 0;
     if (strcmp(path, CONTENTS "/ETag") == 0) {
         copy_trunc(lp->etag, sizeof lp->etag, text);
+        return 0;
+    }
+    if (strcmp(path, CONTENTS "/LastModified") == 0) {
+        if (time_parse_iso8601(str_c(text), &lp->mtime) < 0)
+            lp->mtime = 0;
         return 0;
     }
     if (strcmp(path, LIST_PATH "IsTruncated") == 0) {
@@ -328,6 +339,7 @@ struct req {
     struct s3_client_obj obj;
     bool delivered;
     int sink_rc;
+    struct buf *hdr_out; /* every response header line "name: value\n", when set */
     /* where the error sentence goes */
     char *err;
     size_t err_cap;
@@ -376,6 +388,13 @@ static size_t on_header(char *p, size_t sz, size_t nm, void *ud)
     struct req *rq = ud;
     size_t n = sz * nm;
     struct str v;
+    if (rq->hdr_out && n > 2 && memchr(p, ':', n)) {
+        struct str line = str_n(p, n);
+        while (line.len && (line.ptr[line.len - 1] == '\r' || line.ptr[line.len - 1] == '\n'))
+            line.len--;
+        if (buf_addstr(rq->hdr_out, line) < 0 || buf_addc(rq->hdr_out, '\n') < 0)
+            return 0;
+    }
     if (hname(p, n, "etag", &v))
         str_copy(v, rq->obj.etag, sizeof rq->obj.etag);
     else if (hname(p, n, "content-length", &v) && !rq->sink)
@@ -707,7 +726,14 @@ static void cerr(struct s3_client *c, const char *fmt, ...)
 
 int s3_client_head(struct s3_client *c, const char *key, struct s3_client_obj *out)
 {
+    return s3_client_head_hdrs(c, key, out, NULL);
+}
+
+int s3_client_head_hdrs(struct s3_client *c, const char *key, struct s3_client_obj *out,
+                        struct buf *hdr_lines)
+{
     struct req rq = REQ_INIT("HeadObject", "HEAD", key);
+    rq.hdr_out = hdr_lines;
     int rc = run(c, &rq);
     if (rc == 0 && out)
         *out = rq.obj;
@@ -726,21 +752,38 @@ int s3_client_delete(struct s3_client *c, const char *key)
 int s3_client_get(struct s3_client *c, const char *key, uint64_t off, uint64_t len,
                   s3_client_sink_fn sink, void *ctx, struct s3_client_obj *out)
 {
-    char range[64];
-    const char *hdrs[2] = {"Range", range};
+    return s3_client_get_if(c, key, off, len, NULL, sink, ctx, out);
+}
+
+int s3_client_get_if(struct s3_client *c, const char *key, uint64_t off, uint64_t len,
+                     const char *if_match, s3_client_sink_fn sink, void *ctx,
+                     struct s3_client_obj *out)
+{
+    char range[64], im[96];
+    const char *hdrs[4];
+    size_t nh = 0;
     struct req rq = REQ_INIT("GetObject", "GET", key);
     rq.sink = sink;
     rq.sink_ctx = ctx;
-    if (len) {
-        snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off,
-                 (unsigned long long)(off + len - 1));
-        rq.hdrs = hdrs;
-        rq.n_hdrs = 1;
-    } else if (off) {
-        snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)off);
-        rq.hdrs = hdrs;
-        rq.n_hdrs = 1;
+    if (len || off) {
+        if (len)
+            snprintf(range, sizeof range, "bytes=%llu-%llu", (unsigned long long)off,
+                     (unsigned long long)(off + len - 1));
+        else
+            snprintf(range, sizeof range, "bytes=%llu-", (unsigned long long)off);
+        hdrs[2 * nh] = "Range";
+        hdrs[2 * nh + 1] = range;
+        nh++;
     }
+    if (if_match && *if_match) {
+        snprintf(im, sizeof im, "%s%s%s", if_match[0] == '"' ? "" : "\"", if_match,
+                 if_match[0] == '"' ? "" : "\"");
+        hdrs[2 * nh] = "If-Match";
+        hdrs[2 * nh + 1] = im;
+        nh++;
+    }
+    rq.hdrs = nh ? hdrs : NULL;
+    rq.n_hdrs = nh;
     int rc = run(c, &rq);
     if (rc == 0 && out)
         *out = rq.obj;
@@ -771,9 +814,11 @@ int s3_client_get_fd(struct s3_client *c, const char *key, uint64_t off, uint64_
 }
 
 static int put_single(struct s3_client *c, const char *key, int fd, uint64_t size, const char *hash,
-                      struct s3_client_obj *out)
+                      const char *const *hdrs, size_t n_hdrs, struct s3_client_obj *out)
 {
     struct req rq = REQ_INIT("PutObject", "PUT", key);
+    rq.hdrs = hdrs;
+    rq.n_hdrs = n_hdrs;
     rq.fd = fd;
     rq.len = size;
     rq.payload_hash = hash;
@@ -862,7 +907,7 @@ static void *part_worker(void *arg)
 }
 
 static int put_multipart(struct s3_client *c, const char *key, int fd, uint64_t size,
-                         struct s3_client_obj *out)
+                         const char *const *hdrs, size_t n_hdrs, struct s3_client_obj *out)
 {
     struct upload_id_parse u = {0};
     struct buf q = BUF_INIT, xml = BUF_INIT;
@@ -878,6 +923,8 @@ static int put_multipart(struct s3_client *c, const char *key, int fd, uint64_t 
 
     struct req cr = REQ_INIT("CreateMultipartUpload", "POST", key);
     cr.query = "uploads";
+    cr.hdrs = hdrs;
+    cr.n_hdrs = n_hdrs;
     rc = run(c, &cr);
     if (rc == 0 && (rc = s3_xml_parse(buf_str(&cr.resp), upload_visit, &u)) == 0 && !u.id[0])
         rc = -ERR_MALFORMED_XML;
@@ -923,7 +970,7 @@ static int put_multipart(struct s3_client *c, const char *key, int fd, uint64_t 
     if (rc < 0)
         goto out;
     char hash[65];
-    const char *hdrs[2] = {"Content-Type", "application/xml"};
+    const char *xml_hdrs[2] = {"Content-Type", "application/xml"};
     crypto_sha256_hex(xml.ptr, xml.len, hash);
     struct req co = REQ_INIT("CompleteMultipartUpload", "POST", key);
     co.query = buf_cstr(&q);
@@ -931,7 +978,7 @@ static int put_multipart(struct s3_client *c, const char *key, int fd, uint64_t 
     co.mem_len = xml.len;
     co.has_mem = true;
     co.payload_hash = hash;
-    co.hdrs = hdrs;
+    co.hdrs = xml_hdrs;
     co.n_hdrs = 1;
     rc = run(c, &co);
     if (rc == 0) {
@@ -974,12 +1021,19 @@ out:
 int s3_client_put_fd(struct s3_client *c, const char *key, int fd, uint64_t size,
                      const uint8_t *sha256, struct s3_client_obj *out)
 {
+    return s3_client_put_fd_hdrs(c, key, fd, size, sha256, NULL, 0, out);
+}
+
+int s3_client_put_fd_hdrs(struct s3_client *c, const char *key, int fd, uint64_t size,
+                          const uint8_t *sha256, const char *const *hdrs, size_t n_hdrs,
+                          struct s3_client_obj *out)
+{
     char hash[65];
     if (size >= c->cfg.multipart_threshold && size > c->cfg.part_size)
-        return put_multipart(c, key, fd, size, out);
+        return put_multipart(c, key, fd, size, hdrs, n_hdrs, out);
     if (sha256)
         hex_encode(sha256, 32, hash);
-    return put_single(c, key, fd, size, sha256 ? hash : UNSIGNED_PAYLOAD, out);
+    return put_single(c, key, fd, size, sha256 ? hash : UNSIGNED_PAYLOAD, hdrs, n_hdrs, out);
 }
 
 struct del_parse {
@@ -1105,5 +1159,180 @@ int s3_client_list(struct s3_client *c, const char *prefix, s3_client_list_fn fn
     }
     buf_release(&q);
     buf_release(&token);
+    return rc;
+}
+
+int s3_client_list_page(struct s3_client *c, const char *prefix, const char *after, unsigned max,
+                        s3_client_list2_fn fn, void *ctx, bool *truncated)
+{
+    struct buf q = BUF_INIT;
+    int rc = buf_printf(&q, "list-type=2&max-keys=%u", max ? max : 1000);
+    if (rc == 0 && prefix && *prefix) {
+        rc = buf_adds(&q, "&prefix=");
+        if (rc == 0)
+            rc = uri_encode(&q, str_c(prefix), false);
+    }
+    if (rc == 0 && after && *after) {
+        rc = buf_adds(&q, "&start-after=");
+        if (rc == 0)
+            rc = uri_encode(&q, str_c(after), false);
+    }
+    if (rc < 0) {
+        buf_release(&q);
+        return rc;
+    }
+    struct req rq = REQ_INIT("ListObjectsV2", "GET", NULL);
+    rq.query = buf_cstr(&q);
+    rc = run(c, &rq);
+    if (rc == 0) {
+        struct list_parse lp = {.fn2 = fn, .ctx = ctx};
+        buf_init(&lp.key, 8192);
+        rc = s3_xml_parse(buf_str(&rq.resp), list_visit, &lp);
+        buf_release(&lp.key);
+        if (rc == -ERR_MALFORMED_XML)
+            cerr(c,
+                 "S3 ListObjectsV2 in bucket '%s' at %s failed: the answer is not a "
+                 "ListBucketResult",
+                 c->bucket, c->endpoint);
+        if (rc == 0)
+            *truncated = lp.truncated;
+    }
+    buf_release(&rq.resp);
+    buf_release(&q);
+    return rc;
+}
+
+#define UPLOADS_PATH "ListMultipartUploadsResult/"
+struct uploads_parse {
+    s3_client_upload_fn fn;
+    void *ctx;
+    char key[1100], id[1024];
+    int64_t initiated;
+    bool truncated;
+    struct buf next_key, next_id;
+};
+
+static int uploads_visit(void *ctx, const char *path, const char *text)
+{
+    struct uploads_parse *u = ctx;
+    if (strcmp(path, UPLOADS_PATH "Upload") == 0) {
+        if (text)
+            return 0;
+        int rc = u->key[0] && u->id[0] ? u->fn(u->ctx, u->key, u->id, u->initiated) : 0;
+        u->key[0] = u->id[0] = '\0';
+        u->initiated = 0;
+        return rc;
+    }
+    if (!text)
+        return 0;
+    if (strcmp(path, UPLOADS_PATH "Upload/Key") == 0)
+        copy_trunc(u->key, sizeof u->key, text);
+    else if (strcmp(path, UPLOADS_PATH "Upload/UploadId") == 0)
+        copy_trunc(u->id, sizeof u->id, text);
+    else if (strcmp(path, UPLOADS_PATH "Upload/Initiated") == 0 &&
+             time_parse_iso8601(str_c(text), &u->initiated) < 0)
+        u->initiated = 0;
+    else if (strcmp(path, UPLOADS_PATH "IsTruncated") == 0)
+        u->truncated = strcmp(text, "true") == 0;
+    else if (strcmp(path, UPLOADS_PATH "NextKeyMarker") == 0) {
+        buf_reset(&u->next_key);
+        return buf_adds(&u->next_key, text);
+    } else if (strcmp(path, UPLOADS_PATH "NextUploadIdMarker") == 0) {
+        buf_reset(&u->next_id);
+        return buf_adds(&u->next_id, text);
+    }
+    return 0;
+}
+
+int s3_client_uploads(struct s3_client *c, const char *prefix, s3_client_upload_fn fn, void *ctx)
+{
+    struct uploads_parse u = {.fn = fn, .ctx = ctx, .truncated = true};
+    struct buf q = BUF_INIT, km = BUF_INIT, im = BUF_INIT;
+    int rc = 0;
+    buf_init(&u.next_key, 4096);
+    buf_init(&u.next_id, 4096);
+    for (int page = 0; u.truncated && rc == 0; page++) {
+        buf_reset(&q);
+        if (km.len) {
+            rc = buf_adds(&q, "key-marker=");
+            if (rc == 0)
+                rc = uri_encode(&q, buf_str(&km), false);
+            if (rc == 0)
+                rc = buf_addc(&q, '&');
+        }
+        if (rc == 0 && prefix && *prefix) {
+            rc = buf_adds(&q, "prefix=");
+            if (rc == 0)
+                rc = uri_encode(&q, str_c(prefix), false);
+            if (rc == 0)
+                rc = buf_addc(&q, '&');
+        }
+        if (rc == 0 && im.len) {
+            rc = buf_adds(&q, "upload-id-marker=");
+            if (rc == 0)
+                rc = uri_encode(&q, buf_str(&im), false);
+            if (rc == 0)
+                rc = buf_addc(&q, '&');
+        }
+        if (rc == 0)
+            rc = buf_adds(&q, "uploads=");
+        if (rc < 0)
+            break;
+        struct req rq = REQ_INIT("ListMultipartUploads", "GET", NULL);
+        rq.query = buf_cstr(&q);
+        rc = run(c, &rq);
+        if (rc == 0) {
+            u.truncated = false;
+            buf_reset(&u.next_key);
+            buf_reset(&u.next_id);
+            rc = s3_xml_parse(buf_str(&rq.resp), uploads_visit, &u);
+            if (rc == -ERR_MALFORMED_XML)
+                cerr(c,
+                     "S3 ListMultipartUploads in bucket '%s' at %s failed: the answer is not "
+                     "XML",
+                     c->bucket, c->endpoint);
+            if (rc == 0 && u.truncated) {
+                if (!u.next_key.len || (buf_str(&u.next_key).len == km.len &&
+                                        memcmp(u.next_key.ptr, km.ptr, km.len) == 0 &&
+                                        buf_str(&u.next_id).len == im.len &&
+                                        memcmp(u.next_id.ptr ? u.next_id.ptr : "",
+                                               im.ptr ? im.ptr : "", im.len) == 0)) {
+                    rc = -ERR_MALFORMED_XML;
+                    cerr(c,
+                         "S3 ListMultipartUploads in bucket '%s' at %s failed: truncated "
+                         "without a new marker",
+                         c->bucket, c->endpoint);
+                } else {
+                    buf_reset(&km);
+                    buf_reset(&im);
+                    rc = buf_addstr(&km, buf_str(&u.next_key));
+                    if (rc == 0 && u.next_id.len)
+                        rc = buf_addstr(&im, buf_str(&u.next_id));
+                }
+            }
+        }
+        buf_release(&rq.resp);
+    }
+    buf_release(&u.next_key);
+    buf_release(&u.next_id);
+    buf_release(&q);
+    buf_release(&km);
+    buf_release(&im);
+    return rc;
+}
+
+int s3_client_mpu_abort(struct s3_client *c, const char *key, const char *upload_id)
+{
+    struct buf q = BUF_INIT;
+    int rc = buf_adds(&q, "uploadId=");
+    if (rc == 0)
+        rc = uri_encode(&q, str_c(upload_id), false);
+    if (rc == 0) {
+        struct req rq = REQ_INIT("AbortMultipartUpload", "DELETE", key);
+        rq.query = buf_cstr(&q);
+        rc = run(c, &rq);
+        buf_release(&rq.resp);
+    }
+    buf_release(&q);
     return rc;
 }

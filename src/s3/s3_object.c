@@ -113,6 +113,74 @@ static void add_stored_headers(struct s3_ctx *c, struct http_resp *r,
     json_decref(obj);
 }
 
+/* A remote object's body (gateway mode), streamed in chunks read with If-Match on the
+ * ETag the answer announced: a replacement half way fails the transfer, it never mixes
+ * two versions. One chunk of memory per download. */
+#define REMOTE_CHUNK (4u << 20)
+struct rstream {
+    struct store *st;
+    char *bucket, *key;
+    char etag[STORE_ETAG_MAX];
+    uint64_t off, len; /* the range served */
+    char *buf;
+    uint64_t buf_at; /* range position of buf[0] */
+    size_t have;
+};
+
+static void rstream_free(void *ctx)
+{
+    struct rstream *r = ctx;
+    free(r->bucket);
+    free(r->key);
+    free(r->buf);
+    free(r);
+}
+
+static ssize_t rstream_fill(void *ctx, uint64_t pos, char *out, size_t cap)
+{
+    struct rstream *r = ctx;
+    if (pos >= r->len)
+        return -1;
+    if (pos < r->buf_at || pos >= r->buf_at + r->have) {
+        uint64_t left = r->len - pos;
+        size_t n = left < REMOTE_CHUNK ? (size_t)left : REMOTE_CHUNK;
+        r->have = 0;
+        int rc = store_obj_pread(r->st, str_c(r->bucket), str_c(r->key), r->etag, r->off + pos,
+                                 r->buf, n);
+        if (rc < 0) {
+            tg_log_warn("s3: a remote body stopped after %llu bytes: %s", (unsigned long long)pos,
+                        err_message(rc));
+            return -1;
+        }
+        r->buf_at = pos;
+        r->have = n;
+    }
+    size_t in = (size_t)(r->buf_at + r->have - pos);
+    size_t k = in < cap ? in : cap;
+    memcpy(out, r->buf + (pos - r->buf_at), k);
+    return (ssize_t)k;
+}
+
+static struct http_resp *remote_body(struct s3_ctx *c, const struct store_obj_info *info,
+                                     int status, uint64_t off, uint64_t len)
+{
+    struct rstream *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->st = c->api->cfg.store;
+    r->bucket = str_dup(buf_str(&c->bucket));
+    r->key = str_dup(buf_str(&c->key));
+    r->buf = len ? malloc(len < REMOTE_CHUNK ? (size_t)len : REMOTE_CHUNK) : malloc(1);
+    snprintf(r->etag, sizeof r->etag, "%s", info->etag);
+    r->off = off;
+    r->len = len;
+    if (!r->bucket || !r->key || !r->buf) {
+        rstream_free(r);
+        return NULL;
+    }
+    return http_resp_stream(status, len, rstream_fill, r, rstream_free);
+}
+
 /* HEAD is answered like GET: the library suppresses the body of a HEAD itself. */
 void s3_op_get_object(struct s3_ctx *c, bool head)
 {
@@ -128,8 +196,13 @@ void s3_op_get_object(struct s3_ctx *c, bool head)
         rc = -ERR_NOT_IMPLEMENTED;
         goto out;
     }
-    /* HEAD opens the body too: the library then reports its length and sends none. */
-    rc = store_obj_open(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key), &info, &fd);
+    /* HEAD opens the body too: the library then reports its length and sends none.
+     * A remote store's body is streamed from it instead (remote_body). */
+    bool remote = store_is_remote(c->api->cfg.store);
+    if (remote)
+        rc = store_obj_head(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key), &info);
+    else
+        rc = store_obj_open(c->api->cfg.store, buf_str(&c->bucket), buf_str(&c->key), &info, &fd);
     if (rc < 0)
         goto out;
     etag_quoted(info.etag, et, sizeof et);
@@ -159,7 +232,8 @@ void s3_op_get_object(struct s3_ctx *c, bool head)
         if ((rc = c->api->cfg.redeem(c->api->cfg.redeem_ctx, c->query, count, tg_now())) < 0)
             goto out;
     }
-    struct http_resp *r = http_resp_fd(ranged ? 206 : 200, fd, range.off, range.len);
+    struct http_resp *r = remote ? remote_body(c, &info, ranged ? 206 : 200, range.off, range.len)
+                                 : http_resp_fd(ranged ? 206 : 200, fd, range.off, range.len);
     fd = -1; /* owned by the response now */
     if (!s3_resp_new(c, r)) {
         rc = -ERR_NOMEM;

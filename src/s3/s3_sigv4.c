@@ -839,10 +839,14 @@ int s3_presign_url(const struct s3_presign *p, struct buf *out)
     date8[8] = '\0';
     scope_of(scope, sizeof scope, date8, p->region);
 
-    if ((rc = buf_addc(&path, '/')) < 0 || (rc = uri_encode(&path, str_c(p->bucket), false)) < 0)
+    /* bucket "": virtual-host style, the bucket is in p->host and the path is the key */
+    if (*p->bucket && ((rc = buf_addc(&path, '/')) < 0 ||
+                       (rc = uri_encode(&path, str_c(p->bucket), false)) < 0))
         goto out;
     if (p->key && *p->key &&
         ((rc = buf_addc(&path, '/')) < 0 || (rc = uri_encode(&path, str_c(p->key), true)) < 0))
+        goto out;
+    if (path.len == 0 && (rc = buf_addc(&path, '/')) < 0)
         goto out;
 
     if ((rc = buf_adds(&query, "X-Amz-Algorithm=" V4_ALGORITHM "&X-Amz-Credential=")) < 0 ||

@@ -125,6 +125,7 @@ struct store_list_req {
     struct str after;  /* exclusive start: marker / start-after / continuation */
     unsigned max_keys; /* 0..STORE_LIST_MAX; 0 lists nothing but is valid */
     bool skip_retired; /* leave retired objects out (and prefixes made only of them) */
+    bool with_digest;  /* remote: the caller reads info->sha256 (costs a HEAD per new object) */
 };
 struct store_list_entry {
     const char *key;           /* set for an object */
@@ -198,6 +199,62 @@ int store_mpu_list(struct store *st, struct str bucket, struct str prefix, struc
                    int (*fn)(void *ctx, const struct store_mpu *u), void *ctx, bool *truncated);
 /* Abort uploads initiated before `before_us` (lifecycle). */
 int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
+
+/* ---- the remote backend ([storage] backend = s3) ---- */
+
+/* A store whose objects live in one bucket of a remote S3-compatible store (R2, S3,
+ * MinIO, another tollgate). The store knows nothing of S3: it calls the operations it
+ * is given (the s3 module's adapter, wired by the CLI). Its one bucket is the remote
+ * bucket, under the same name; keys map one to one. What the local backend keeps in
+ * SQLite lives in the remote bucket itself, so any number of nodes share it:
+ *   - content type, stored response headers and x-amz-meta-* as the object's headers,
+ *     the SHA-256 as x-amz-meta-tollgate-sha256;
+ *   - retirement as a marker object STORE_REMOTE_SYS "retired/" KEY holding
+ *     "<retired_us> <etag>" (valid while the object still has that ETag).
+ * Keys under STORE_REMOTE_SYS are the store's own: refused for writes, never listed.
+ * A put is streamed to a scratch file in DIR/tmp (hashed), then uploaded (multipart
+ * above the client's threshold); store_obj_open downloads into an unlinked scratch
+ * file. Listings add the SHA-256 and headers of each object from a HEAD, cached per
+ * (key, ETag). Remote failures (unreachable, 5xx after retries) are -ERR_REMOTE
+ * (503); the operation's sentence is logged by the adapter. */
+#define STORE_REMOTE_SYS ".tollgate/"
+struct store_remote_obj {
+    const char *key;
+    uint64_t size;
+    int64_t mtime_us;
+    const char *etag; /* unquoted */
+};
+struct store_remote_ops {
+    /* size, etag (unquoted), mtime, content_type, meta_json, sha256 (zeros if unknown). */
+    int (*head)(void *impl, const char *key, struct store_obj_info *out);
+    /* Bytes off..off+len-1 (len 0: to the end) to sink; if_match: fail with
+     * -ERR_PRECONDITION when the object's ETag is no longer this. */
+    int (*get)(void *impl, const char *key, uint64_t off, uint64_t len, const char *if_match,
+               int (*sink)(void *ctx, const void *p, size_t n), void *ctx);
+    /* Upload fd's size bytes; etag_out: unquoted. */
+    int (*put)(void *impl, const char *key, int fd, uint64_t size, const uint8_t sha256[32],
+               const struct store_attrs *attrs, char etag_out[STORE_ETAG_MAX]);
+    int (*del)(void *impl, const char *key); /* a missing key is not an error */
+    /* One page: keys under prefix strictly after `after`, at most max, in byte order. */
+    int (*list)(void *impl, const char *prefix, const char *after, unsigned max,
+                int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx, bool *truncated);
+    /* Multipart uploads in progress (fn per upload), and abort one. */
+    int (*uploads)(void *impl,
+                   int (*fn)(void *ctx, const char *key, const char *upload_id,
+                             int64_t initiated_us),
+                   void *ctx);
+    int (*abort)(void *impl, const char *key, const char *upload_id);
+    void (*free)(void *impl);
+};
+/* Takes ownership of impl (freed by store_close, or here on failure). scratch_dir gets
+ * tmp/ for puts in progress. */
+int store_open_remote(const char *scratch_dir, const char *bucket,
+                      const struct store_remote_ops *ops, void *impl, struct store **out);
+bool store_is_remote(const struct store *st);
+/* Reads exactly n bytes at off of the object, only while its ETag is still etag
+ * (-ERR_PRECONDITION otherwise). Local: pread of its blob. For streaming remote bodies. */
+int store_obj_pread(struct store *st, struct str bucket, struct str key, const char *etag,
+                    uint64_t off, void *buf, size_t n);
 
 /* ---- change detection ---- */
 /* A counter bumped after every committed write to the store, by any process using

@@ -108,8 +108,9 @@ struct store {
     pthread_mutex_t lock; /* guards idle, nidle */
     struct store_conn *idle;
     unsigned nidle;
-    uint64_t *gen;             /* DIR/store.gen, shared by every process (store_cache.c) */
-    struct store_cache *cache; /* object rows by (bucket, key), tagged with gen */
+    uint64_t *gen;               /* DIR/store.gen, shared by every process (store_cache.c) */
+    struct store_cache *cache;   /* object rows by (bucket, key), tagged with gen */
+    struct store_remote *remote; /* set: the remote backend (store_remote.c) answers */
 };
 
 /* A body being written: tmp/<32 hex>, locked with flock(LOCK_EX) so store_open in
@@ -174,5 +175,37 @@ void store_put_free(struct store_put *p); /* closes, unlinks tmp if still there;
 int store_touch(int fd, const char *path);
 
 bool store_bytes_lt(const void *a, size_t alen, const void *b, size_t blen);
+
+/* ---- the remote backend (store_remote.c): the public functions hand over to these
+ * when st->remote is set ---- */
+void store_remote_close(struct store *st);
+int store_remote_bucket_create(struct store *st, struct str bucket);
+int store_remote_bucket_exists(struct store *st, struct str bucket);
+int store_remote_bucket_list(struct store *st, int (*fn)(void *ctx, const struct store_bucket *b),
+                             void *ctx);
+int store_remote_head(struct store *st, struct str bucket, struct str key,
+                      struct store_obj_info *out);
+int store_remote_open(struct store *st, struct str bucket, struct str key,
+                      struct store_obj_info *out, int *fd_out);
+int store_remote_pread(struct store *st, struct str bucket, struct str key, const char *etag,
+                       uint64_t off, void *buf, size_t n);
+int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
+                        const struct store_attrs *attrs, const struct store_write_cond *cond,
+                        struct store_obj_info *out);
+int store_remote_delete(struct store *st, struct str bucket, struct str key);
+int store_remote_copy(struct store *st, struct str src_bucket, struct str src_key,
+                      struct str dst_bucket, struct str dst_key, const struct store_attrs *attrs,
+                      struct store_obj_info *out);
+int store_remote_retire(struct store *st, struct str bucket, struct str key, int64_t at_us);
+int store_remote_delete_retired(struct store *st, struct str bucket, struct str key,
+                                int64_t retired_us);
+int store_remote_retired_list(struct store *st, struct str bucket,
+                              int (*fn)(void *ctx, const char *key, size_t key_len,
+                                        int64_t retired_us),
+                              void *ctx);
+int store_remote_list(struct store *st, const struct store_list_req *req,
+                      int (*fn)(void *ctx, const struct store_list_entry *e), void *ctx,
+                      struct store_list_res *res);
+int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
 
 #endif

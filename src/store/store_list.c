@@ -63,6 +63,8 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
                    int (*fn)(void *ctx, const struct store_list_entry *e), void *ctx,
                    struct store_list_res *res)
 {
+    if (st->remote)
+        return store_remote_list(st, req, fn, ctx, res);
     struct store_list_res r = {0};
     struct store_conn *c = NULL;
     struct buf last = BUF_INIT, cur = BUF_INIT, lo_buf = BUF_INIT;

@@ -356,6 +356,14 @@ out:
 
 void store_close(struct store *st)
 {
+    if (st && st->remote) {
+        store_remote_close(st);
+        pthread_mutex_destroy(&st->lock);
+        free(st->dir);
+        free(st->tmp_dir);
+        free(st);
+        return;
+    }
     if (!st)
         return;
     while (st->idle) {
@@ -390,6 +398,8 @@ int store_bucket_check_conn(struct store_conn *c, struct str bucket)
 
 int store_bucket_create(struct store *st, struct str bucket)
 {
+    if (st->remote)
+        return store_remote_bucket_create(st, bucket);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -423,6 +433,8 @@ static int exists_query(struct store_conn *c, enum store_stmt_id id, struct str 
 
 int store_bucket_delete(struct store *st, struct str bucket)
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -451,6 +463,8 @@ out:
 
 int store_bucket_exists(struct store *st, struct str bucket)
 {
+    if (st->remote)
+        return store_remote_bucket_exists(st, bucket);
     struct store_conn *c = NULL;
     int rc;
 
@@ -464,6 +478,8 @@ int store_bucket_exists(struct store *st, struct str bucket)
 int store_bucket_list(struct store *st, int (*fn)(void *ctx, const struct store_bucket *b),
                       void *ctx)
 {
+    if (st->remote)
+        return store_remote_bucket_list(st, fn, ctx);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -986,6 +1002,8 @@ int store_put_commit_if(struct store_put *p, struct str bucket, struct str key,
                         const struct store_attrs *attrs, const struct store_write_cond *cond,
                         struct store_obj_info *out)
 {
+    if (p->st->remote)
+        return store_remote_commit(p, bucket, key, attrs, cond, out);
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
     int rc;
@@ -1037,6 +1055,8 @@ static int head_conn(struct store_conn *c, struct str bucket, struct str key,
 
 int store_obj_head(struct store *st, struct str bucket, struct str key, struct store_obj_info *out)
 {
+    if (st->remote)
+        return store_remote_head(st, bucket, key, out);
     struct store_conn *c = NULL;
     struct store_obj_info info = {0};
     uint64_t gen = store_gen_load(st); /* before the read: see store_cache.c */
@@ -1062,6 +1082,8 @@ done:
 int store_obj_open(struct store *st, struct str bucket, struct str key, struct store_obj_info *out,
                    int *fd_out)
 {
+    if (st->remote)
+        return store_remote_open(st, bucket, key, out, fd_out);
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
     char path[PATH_MAX];
@@ -1116,6 +1138,8 @@ out:
 
 int store_obj_delete(struct store *st, struct str bucket, struct str key)
 {
+    if (st->remote)
+        return store_remote_delete(st, bucket, key);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -1135,6 +1159,8 @@ out:
 
 int store_obj_retire(struct store *st, struct str bucket, struct str key, int64_t at_us)
 {
+    if (st->remote)
+        return store_remote_retire(st, bucket, key, at_us);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -1168,6 +1194,8 @@ out:
 int store_obj_delete_retired(struct store *st, struct str bucket, struct str key,
                              int64_t retired_us)
 {
+    if (st->remote)
+        return store_remote_delete_retired(st, bucket, key, retired_us);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;
@@ -1193,6 +1221,8 @@ int store_retired_list(struct store *st, struct str bucket,
                        int (*fn)(void *ctx, const char *key, size_t key_len, int64_t retired_us),
                        void *ctx)
 {
+    if (st->remote)
+        return store_remote_retired_list(st, bucket, fn, ctx);
     struct buf after = BUF_INIT, cur = BUF_INIT;
     int rc = 0;
     for (bool more = true; more && rc >= 0;) {
@@ -1253,6 +1283,8 @@ int store_obj_copy(struct store *st, struct str src_bucket, struct str src_key,
                    struct str dst_bucket, struct str dst_key, const struct store_attrs *attrs,
                    struct store_obj_info *out)
 {
+    if (st->remote)
+        return store_remote_copy(st, src_bucket, src_key, dst_bucket, dst_key, attrs, out);
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
     int rc;

@@ -87,6 +87,8 @@ static int upload_drop(struct store_conn *c, struct str upload_id)
 int store_mpu_create(struct store *st, struct str bucket, struct str key,
                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX])
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     uint8_t rnd[16];
@@ -122,6 +124,10 @@ out:
 int store_mpu_part_commit(struct store_put *p, struct str bucket, struct str key,
                           struct str upload_id, unsigned part, char etag_out[STORE_ETAG_MAX])
 {
+    if (p->st->remote) {
+        store_put_abort(p);
+        return -ERR_NOT_IMPLEMENTED;
+    }
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     char etag[33];
@@ -277,6 +283,8 @@ int store_mpu_complete(struct store *st, struct str bucket, struct str key, stru
                        const struct store_mpu_part *parts, size_t nparts,
                        struct store_obj_info *out)
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
     struct store_put *p = NULL;
@@ -421,6 +429,8 @@ out:
 
 int store_mpu_abort(struct store *st, struct str bucket, struct str key, struct str upload_id)
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_conn *c = NULL;
     int rc;
 
@@ -440,6 +450,8 @@ int store_mpu_list_parts(struct store *st, struct str bucket, struct str key, st
                          int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
                          bool *truncated)
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     bool more = false;
@@ -488,6 +500,8 @@ int store_mpu_list(struct store *st, struct str bucket, struct str prefix, struc
                    struct str upload_id_marker, unsigned max,
                    int (*fn)(void *ctx, const struct store_mpu *u), void *ctx, bool *truncated)
 {
+    if (st->remote)
+        return -ERR_NOT_IMPLEMENTED;
     struct store_conn *c = NULL;
     struct buf key = BUF_INIT;
     char hi_mem[STORE_KEY_MAX + 1];
@@ -556,6 +570,8 @@ out:
 
 int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted)
 {
+    if (st->remote)
+        return store_remote_abort_older(st, before_us, aborted);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     unsigned n = 0;

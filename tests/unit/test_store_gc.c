@@ -188,7 +188,7 @@ static void test_gc_races_puts(void **state)
     assert_int_equal(gc.failures, 0);
     print_message("gc removed %u blobs while the writers ran\n", gc.removed);
 
-    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, STR_NULL, STR_NULL, 1000, false};
+    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, STR_NULL, STR_NULL, 1000, false, false};
     struct store_list_res res = {0};
     assert_int_equal(store_obj_list(t->st, &req, check_entry, t, &res), 0);
     assert_true(res.count > 0);
