@@ -305,10 +305,13 @@ int gate_link_mint(struct gate *g, const struct gate_principal *p, struct str ke
     }
     struct s3_presign ps = {"GET",  g->scheme, g->host, g->bucket, k,     akid,
                             secret, g->region, now,     ttl,       extra, n};
-    if (g->r_scheme) /* gateway: the remote verifies it; only the filename goes along */
-        ps = (struct s3_presign){"GET", g->r_scheme, g->r_host,   g->r_bucket,
-                                 k,     g->r_akid,   g->r_secret, g->r_region,
-                                 now,   ttl,         extra,       filename && *filename};
+    /* gateway: the remote verifies it (against the wall clock, not TOLLGATE_NOW); only
+     * the filename goes along */
+    if (g->r_scheme)
+        ps = (struct s3_presign){"GET",       g->r_scheme, g->r_host,
+                                 g->r_bucket, k,           g->r_akid,
+                                 g->r_secret, g->r_region, (int64_t)time(NULL),
+                                 ttl,         extra,       filename && *filename};
     if ((rc = s3_presign_url(&ps, &u)) < 0)
         goto out;
     bool flush_now = false;

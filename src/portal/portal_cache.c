@@ -4,7 +4,9 @@
  * and shared, immutable and reference-counted, by every request until the store
  * changes: it is tagged with the store generation read before listing (store.h), so a
  * publish or a delete shows on the next page, from any process. Without a generation
- * it is reused for at most PORTAL_LIST_TTL_US (1 s). Nothing else about a page is
+ * it is reused for at most PORTAL_LIST_TTL_US (1 s) -- never for a remote store, whose
+ * generation is unreadable only when it is down: the page then says so (503). A remote
+ * store's generation costs one HEAD per page. Nothing else about a page is
  * cached (the token is checked and the links are minted for each request).
  *
  * Link memo: gate_link_mint is deterministic for (grant, token kind and id or period,
@@ -36,8 +38,9 @@ int portal_list_get(struct portal *p, const struct gate_grant *gr, struct portal
         if (strcmp(p->lcache[i].grant, gr->name) == 0)
             slot = &p->lcache[i];
     if (slot && slot->ref &&
-        (exact ? slot->ref->exact && slot->ref->gen == gen
-               : mono - slot->ref->made_us < PORTAL_LIST_TTL_US)) {
+        (exact
+             ? slot->ref->exact && slot->ref->gen == gen
+             : !store_is_remote(p->cfg.store) && mono - slot->ref->made_us < PORTAL_LIST_TTL_US)) {
         atomic_fetch_add(&slot->ref->refs, 1);
         *out = slot->ref;
         pthread_mutex_unlock(&p->cache_mu);

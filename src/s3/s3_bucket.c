@@ -272,8 +272,13 @@ void s3_op_list_objects(struct s3_ctx *c, int version)
     }
 
     s3_xml_begin(&x, root);
-    struct store_list_req req = {buf_str(&c->bucket), buf_str(&prefix),   buf_str(&delim),
-                                 buf_str(&after),     (unsigned)max_keys, false, false};
+    struct store_list_req req = {buf_str(&c->bucket),
+                                 buf_str(&prefix),
+                                 buf_str(&delim),
+                                 buf_str(&after),
+                                 (unsigned)max_keys,
+                                 false,
+                                 false};
     struct buf body = BUF_INIT;
     l.x = &body;
     rc = store_obj_list(c->api->cfg.store, &req, list_visit, &l, &res);

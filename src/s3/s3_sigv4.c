@@ -840,8 +840,8 @@ int s3_presign_url(const struct s3_presign *p, struct buf *out)
     scope_of(scope, sizeof scope, date8, p->region);
 
     /* bucket "": virtual-host style, the bucket is in p->host and the path is the key */
-    if (*p->bucket && ((rc = buf_addc(&path, '/')) < 0 ||
-                       (rc = uri_encode(&path, str_c(p->bucket), false)) < 0))
+    if (*p->bucket &&
+        ((rc = buf_addc(&path, '/')) < 0 || (rc = uri_encode(&path, str_c(p->bucket), false)) < 0))
         goto out;
     if (p->key && *p->key &&
         ((rc = buf_addc(&path, '/')) < 0 || (rc = uri_encode(&path, str_c(p->key), true)) < 0))

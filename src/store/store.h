@@ -210,7 +210,9 @@ int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted
  *   - content type, stored response headers and x-amz-meta-* as the object's headers,
  *     the SHA-256 as x-amz-meta-tollgate-sha256;
  *   - retirement as a marker object STORE_REMOTE_SYS "retired/" KEY holding
- *     "<retired_us> <etag>" (valid while the object still has that ETag).
+ *     "<retired_us> <etag>" (valid while the object still has that ETag);
+ *   - the store generation as the ETag of STORE_REMOTE_SYS "gen", rewritten after
+ *     every write (store_generation costs a HEAD; false while the remote is down).
  * Keys under STORE_REMOTE_SYS are the store's own: refused for writes, never listed.
  * A put is streamed to a scratch file in DIR/tmp (hashed), then uploaded (multipart
  * above the client's threshold); store_obj_open downloads into an unlinked scratch

@@ -166,7 +166,7 @@ void store_cache_put(struct store *st, struct str bucket, struct str key, uint64
 bool store_generation(const struct store *st, uint64_t *out)
 {
     if (st->remote)
-        return false;
+        return store_remote_generation(st, out);
     if (!st->gen)
         return false;
     *out = store_gen_load(st);

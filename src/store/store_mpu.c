@@ -501,7 +501,8 @@ int store_mpu_list(struct store *st, struct str bucket, struct str prefix, struc
                    int (*fn)(void *ctx, const struct store_mpu *u), void *ctx, bool *truncated)
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_mpu_list(st, bucket, prefix, key_marker, upload_id_marker, max, fn, ctx,
+                                     truncated);
     struct store_conn *c = NULL;
     struct buf key = BUF_INIT;
     char hi_mem[STORE_KEY_MAX + 1];

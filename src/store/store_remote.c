@@ -380,6 +380,50 @@ int store_remote_pread(struct store *st, struct str bucket, struct str key, cons
     return rc;
 }
 
+/* ---- the store generation: an object the writers replace ---- */
+
+#define GEN_KEY STORE_REMOTE_SYS "gen"
+
+/* After every committed write: a new body (so a new ETag) for GEN_KEY. */
+static void gen_bump(struct store *st)
+{
+    struct store_remote *r = st->remote;
+    uint8_t rnd[16], sha[32];
+    char tag[STORE_ETAG_MAX];
+    int fd = scratch_fd(st), rc = fd;
+    if (fd >= 0 && (rc = crypto_random(rnd, sizeof rnd)) == 0 &&
+        (rc = fd_sink_fn(&fd, rnd, sizeof rnd)) == 0) {
+        struct store_attrs a = {"application/octet-stream", NULL};
+        crypto_sha256(rnd, sizeof rnd, sha);
+        rc = r->ops->put(r->impl, GEN_KEY, fd, sizeof rnd, sha, &a, tag);
+    }
+    if (fd >= 0)
+        close(fd);
+    if (rc < 0)
+        tg_log_warn("store: the store generation could not be bumped (%s): other nodes see "
+                    "this change when their listing cache expires",
+                    err_message(rc));
+}
+
+bool store_remote_generation(const struct store *st, uint64_t *out)
+{
+    struct store_remote *r = st->remote;
+    struct store_obj_info info = {0};
+    int rc = r->ops->head(r->impl, GEN_KEY, &info);
+    if (rc == -ERR_NO_SUCH_KEY) {
+        *out = 0;
+        return true;
+    }
+    if (rc < 0)
+        return false;
+    uint64_t h = 1469598103934665603ull;
+    for (const unsigned char *p = (const unsigned char *)info.etag; *p; p++)
+        h = (h ^ *p) * 1099511628211ull;
+    store_obj_info_release(&info);
+    *out = h | 1; /* never 0, the value of "no generation object yet" */
+    return true;
+}
+
 /* ---- writing ---- */
 
 int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
@@ -437,6 +481,7 @@ int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
         tg_log_warn("store: the retirement marker of a rewritten key could not be removed; "
                     "the next lifecycle pass sees it is stale");
     rcache_put(r, k, &info);
+    gen_bump(st);
     if (out) {
         *out = info;
         memset(&info, 0, sizeof info);
@@ -464,6 +509,8 @@ int store_remote_delete(struct store *st, struct str bucket, struct str key)
         rc = r->ops->del(r->impl, mk);
     if (k)
         rcache_drop(r, k);
+    if (rc == 0)
+        gen_bump(st);
     free(k);
     free(mk);
     return rc;
@@ -564,7 +611,8 @@ int store_remote_retire(struct store *st, struct str bucket, struct str key, int
         goto out; /* retired already: the first time stays */
     if (rc < 0 && rc != -ERR_NO_SUCH_KEY)
         goto out;
-    rc = marker_write(st, mk, at_us, cur.etag);
+    if ((rc = marker_write(st, mk, at_us, cur.etag)) == 0)
+        gen_bump(st);
 out:
     free(mk);
     store_obj_info_release(&cur);
@@ -605,6 +653,8 @@ int store_remote_delete_retired(struct store *st, struct str bucket, struct str 
     if ((rc = r->ops->del(r->impl, k)) == 0)
         rc = r->ops->del(r->impl, mk);
     rcache_drop(r, k);
+    if (rc == 0)
+        gen_bump(st);
 out:
     free(mk);
     free(k);
@@ -972,4 +1022,63 @@ int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *abor
     if (rc == 0)
         *aborted = o.n;
     return rc;
+}
+
+struct mpu_filter {
+    struct str prefix, key_marker, id_marker;
+    unsigned max, n;
+    bool more;
+    int (*fn)(void *ctx, const struct store_mpu *u);
+    void *ctx;
+    int rc;
+};
+
+static int mpu_filter_visit(void *ctx, const char *key, const char *upload_id, int64_t initiated_us)
+{
+    struct mpu_filter *f = ctx;
+    struct str k = str_c(key);
+    if (!str_starts(k, "") ||
+        (f->prefix.len &&
+         !(k.len >= f->prefix.len && memcmp(k.ptr, f->prefix.ptr, f->prefix.len) == 0)))
+        return 0;
+    if (is_sys(k))
+        return 0;
+    if (f->key_marker.len) {
+        /* after (key_marker, upload_id_marker), as S3 */
+        if (lt(k, f->key_marker))
+            return 0;
+        if (str_eq(k, f->key_marker) && (!f->id_marker.len || !lt(f->id_marker, str_c(upload_id))))
+            return 0;
+    }
+    if (f->n == f->max) {
+        f->more = true;
+        return 0;
+    }
+    struct store_mpu u = {key, upload_id, initiated_us};
+    int rc = f->fn(f->ctx, &u);
+    if (rc < 0) {
+        f->rc = rc;
+        return rc;
+    }
+    f->n++;
+    return 0;
+}
+
+int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix,
+                          struct str key_marker, struct str upload_id_marker, unsigned max,
+                          int (*fn)(void *ctx, const struct store_mpu *u), void *ctx,
+                          bool *truncated)
+{
+    int rc = bucket_check(st, bucket);
+    if (rc < 0)
+        return rc;
+    struct mpu_filter f = {prefix, key_marker, upload_id_marker, max, 0, false, fn, ctx, 0};
+    rc = st->remote->ops->uploads(st->remote->impl, mpu_filter_visit, &f);
+    if (f.rc < 0)
+        return f.rc;
+    if (rc < 0)
+        return rc;
+    if (truncated)
+        *truncated = f.more;
+    return 0;
 }

@@ -51,13 +51,75 @@ free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# The test matrix (tests/run.sh sets these; docs/testing.md):
+#   TG_STORAGE=local|s3     s3: every data dir is a gateway whose objects live in a
+#                           remote store -- another tollgate, in local mode, started here
+#   TG_META=sqlite|postgres postgres: metadata in a fresh database of the cluster
+#                           tests/pg/pgctl.sh runs (TG_PG_DIR, started by tests/run.sh)
+TG_STORAGE=${TG_STORAGE:-local}
+TG_META=${TG_META:-sqlite}
+REMOTE_N=0
+
+# tg_remote_start: a fresh local-mode tollgate to be the remote store of one data dir;
+# sets REMOTE_URL REMOTE_AKID REMOTE_SECRET REMOTE_PID REMOTE_CONF.
+tg_remote_start() {
+    REMOTE_N=$((REMOTE_N + 1))
+    local rdir="$T/remote-$REMOTE_N" rport
+    rport=$(free_port)
+    env -u TG_STORAGE "$TG" init "$rdir" --listen "127.0.0.1:$rport" --json >"$T/remote.json" \
+        2>"$T/remote.err" || { cat "$T/remote.err"; return 1; }
+    REMOTE_CONF="$rdir/tollgate.conf"
+    REMOTE_URL="http://127.0.0.1:$rport"
+    REMOTE_AKID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_key_id"])' "$T/remote.json")
+    REMOTE_SECRET=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret_access_key"])' "$T/remote.json")
+    tg_remote_serve
+}
+
+# tg_remote_serve: (re)start the remote store of the last tg_remote_start.
+tg_remote_serve() {
+    env -u TOLLGATE_NOW "$TG" serve --config "$REMOTE_CONF" >>"$T/remote.log" 2>&1 &
+    REMOTE_PID=$!
+    PIDS+=("$REMOTE_PID")
+    for _ in $(seq 1 100); do
+        curl -fsS "$REMOTE_URL/healthz" >/dev/null 2>&1 && return 0
+        kill -0 "$REMOTE_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    echo "# the remote store did not start"; tail -5 "$T/remote.log"
+    return 1
+}
+
+# tg_use_remote CONF: point a data dir's config at a new remote store (backend = s3),
+# downloads through tollgate (proxy_downloads = on): the gate's behaviour is then the
+# local store's, which every test expects; t710 tests the other link modes.
+tg_use_remote() {
+    local conf=$1
+    tg_remote_start || return 1
+    /usr/bin/python3 - "$conf" "$REMOTE_URL" "$REMOTE_AKID" "$REMOTE_SECRET" <<'PY'
+import sys
+p, url, akid, sec = sys.argv[1:5]
+s = open(p).read()
+s = s.replace("backend = local\n", "backend = s3\nproxy_downloads = on\nendpoint = %s\naccess_key_id = %s\n"
+              "secret_access_key = %s\n" % (url, akid, sec), 1)
+open(p, "w").write(s)
+PY
+    chmod 600 "$conf"
+}
+
 # tg_init DIR: init a data dir on a free port; sets PORT URL AKID SECRET ADMIN CONF.
 tg_init() {
-    local dir=${1:-$T/data}
+    local dir=${1:-$T/data} meta_args=()
     PORT=$(free_port)
-    "$TG" init "$dir" --listen "127.0.0.1:$PORT" --json >"$T/init.json" 2>"$T/init.err" || {
-        cat "$T/init.err"; return 1; }
+    if [ "$TG_META" = postgres ]; then
+        local dsn
+        dsn=$(sh "$ROOT/tests/pg/pgctl.sh" createdb "$TG_PG_DIR" "t$(date +%s%N)") || {
+            echo "# cannot create a PostgreSQL database"; return 1; }
+        meta_args=(--meta-dsn "$dsn")
+    fi
+    "$TG" init "$dir" --listen "127.0.0.1:$PORT" --json "${meta_args[@]}" >"$T/init.json" \
+        2>"$T/init.err" || { cat "$T/init.err"; return 1; }
     CONF="$dir/tollgate.conf"
+    if [ "$TG_STORAGE" = s3 ]; then tg_use_remote "$CONF" || return 1; fi
     DATA="$dir"
     URL="http://127.0.0.1:$PORT"
     AKID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_key_id"])' "$T/init.json")

@@ -46,6 +46,7 @@ ok "published 2026-03-01 .. 2026-03-07"
 
 lc() { # lc NOW ARGS... -> stdout in $T/lc.out, status returned
     TOLLGATE_NOW=$1 "$TG" lifecycle --config "$CONF" "${@:2}" >"$T/lc.out" 2>"$T/lc.err"
+    local rc=$?; [ $rc -eq 0 ] || sed "s/^/#   /" "$T/lc.err" | tail -3; return $rc
 }
 serve_at() { export TOLLGATE_NOW=$1; tg_serve; local rc=$?; unset TOLLGATE_NOW; return $rc; }
 TOK=
