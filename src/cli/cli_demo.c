@@ -157,7 +157,7 @@ static int newest_daily(struct cli_app *app, const struct gate_grant *gr, int64_
     snprintf(prefix, sizeof prefix, "%sdaily/", gr->prefixes[0]);
     struct newest n = {-1};
     struct store_list_req req = {str_c(app->set.bucket), str_c(prefix), str_c("/"), {0, 0},
-                                 STORE_LIST_MAX,         false, false};
+                                 STORE_LIST_MAX,         false,         false};
     char *after = NULL;
     int rc;
     for (int guard = 0; guard < 10000; guard++) {

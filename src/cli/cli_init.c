@@ -15,7 +15,8 @@
 #include "store/store.h"
 
 static const char USAGE[] =
-    "usage: tollgate init DIR [--listen ADDR] [--region REGION] [--bucket NAME] [--json]\n"
+    "usage: tollgate init DIR [--listen ADDR] [--region REGION] [--bucket NAME]\n"
+    "                         [--meta-dsn DSN] [--json]\n"
     "\n"
     "Creates the data directory DIR: tollgate.conf (commented, ready to edit), secret\n"
     "(32 random bytes, mode 0600), meta.db, blobs/ and tmp/; creates the data bucket;\n"
@@ -25,6 +26,8 @@ static const char USAGE[] =
     "  --listen ADDR    address to serve on (default 127.0.0.1:8080)\n"
     "  --region REGION  the S3 region clients sign for (default us-east-1)\n"
     "  --bucket NAME    the data bucket grants and the publisher use (default tollgate)\n"
+    "  --meta-dsn DSN   keep the metadata in PostgreSQL ([meta] backend = postgres):\n"
+    "                   a libpq connection string; the keys are created there\n"
     "  --json           print {data_dir, config, access_key_id, secret_access_key, admin_key}\n";
 
 static const char CONF_TEMPLATE[] =
@@ -96,11 +99,16 @@ static const char CONF_TEMPLATE[] =
 int cmd_init(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"listen", required_argument, 0, 'l'}, {"region", required_argument, 0, 'r'},
-        {"bucket", required_argument, 0, 'b'}, {"json", no_argument, 0, 'j'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0},
+        {"listen", required_argument, 0, 'l'},
+        {"region", required_argument, 0, 'r'},
+        {"bucket", required_argument, 0, 'b'},
+        {"json", no_argument, 0, 'j'},
+        {"meta-dsn", required_argument, 0, 'm'},
+        {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
     };
     const char *listen = "127.0.0.1:8080", *region = "us-east-1", *bucket = "tollgate";
+    const char *dsn = NULL;
     bool json = false;
     int o;
     optind = 1;
@@ -117,6 +125,9 @@ int cmd_init(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'm':
+            dsn = optarg;
             break;
         case 'h':
             fputs(USAGE, stdout);
@@ -154,6 +165,18 @@ int cmd_init(int argc, char **argv)
     }
     struct buf text = BUF_INIT;
     buf_printf(&text, CONF_TEMPLATE, listen, region, bucket);
+    if (dsn) {
+        if (!*dsn || strchr(dsn, '\n'))
+            return cli_usage_error("init", "--meta-dsn needs a one-line libpq connection string");
+        buf_printf(
+            &text,
+            "\n[meta]\n"
+            "; 'sqlite' (meta.db here) or 'postgres': tokens, horizons, analytics shared\n"
+            "; by every node (docs/scaling.md). The file is 0600: the dsn may hold a password.\n"
+            "backend = postgres\n"
+            "dsn = %s\n",
+            dsn);
+    }
     rc = meta_secret_create(absdir);
     if (rc < 0) {
         fprintf(stderr, "tollgate init: cannot create '%s/secret': %s\n", absdir,

@@ -73,11 +73,12 @@ static json_t *report_json(const struct lifecycle_report *r)
 {
     char t[TG_TIME_BUF];
     time_fmt_iso8601(r->ran_at, t);
-    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ran_at", t, "retired",
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "ran_at", t, "retired",
                      (json_int_t)r->retired, "deleted", (json_int_t)r->deleted, "waiting",
                      (json_int_t)r->waiting, "aborted_uploads", (json_int_t)r->aborted_uploads,
                      "blobs_removed", (json_int_t)r->blobs_removed, "blob_bytes",
-                     (json_int_t)r->blob_bytes, "grants_changed", (json_int_t)r->grants_changed);
+                     (json_int_t)r->blob_bytes, "grants_changed", (json_int_t)r->grants_changed,
+                     "skipped", r->skipped ? 1 : 0);
 }
 
 int cmd_lifecycle(int argc, char **argv)
@@ -217,6 +218,8 @@ int cmd_lifecycle(int argc, char **argv)
         json_object_set_new(j, "analytics_events_expired", json_integer((json_int_t)expired));
         json_object_set(j, "actions", out.actions);
         cli_print_json(j);
+    } else if (r.skipped) {
+        printf("skipped: another process (or node) is running the lifecycle pass\n");
     } else {
         printf("applied: retired %u, deleted %u, waiting %u, aborted %u uploads, "
                "removed %u blobs (%" PRIu64 " bytes), %u grants changed\n",

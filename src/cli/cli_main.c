@@ -346,11 +346,17 @@ int cli_app_open(const char *config_path, unsigned flags, struct cli_app *out)
     tg_log_set_level(app.set.log_level);
     if ((rc = meta_secret_load(app.set.data_dir, secret, &err)) < 0)
         goto out;
-    rc = meta_open(app.set.data_dir, secret, &app.meta);
+    struct meta_config mc = {app.set.data_dir, app.set.meta_backend, app.set.meta_dsn};
+    rc = meta_open_cfg(&mc, secret, &app.meta);
     if (rc < 0) {
+        /* never the dsn: it may hold a password (libpq's reason is in the log) */
         struct buf b = BUF_INIT;
-        buf_printf(&b, "cannot open the metadata database in '%s': %s", app.set.data_dir,
-                   err_message(rc));
+        if (app.set.meta_dsn)
+            buf_printf(&b, "cannot open the PostgreSQL metadata database ([meta] dsn): %s",
+                       err_message(rc));
+        else
+            buf_printf(&b, "cannot open the metadata database in '%s': %s", app.set.data_dir,
+                       err_message(rc));
         err = buf_take(&b);
         goto out;
     }

@@ -25,6 +25,7 @@
 #include "events/events.h"
 #include "gate/gate.h"
 #include "lifecycle/lifecycle.h"
+#include "meta/meta.h"
 #include "publish/publish.h"
 #include "stats/stats.h"
 #include "store/store.h"
@@ -33,6 +34,8 @@
 #define SCHED_LIFECYCLE_S 3600
 #define SCHED_STOP_WAIT_S 30 /* an inbox publish in flight finishes first */
 #define SCHED_CHANGED_MAX 256
+#define SCHED_INBOX_LEASE "inbox"
+#define SCHED_INBOX_LEASE_S 600 /* longer than a scan of a full inbox */
 
 #define SCHED_INDEX_MAX (4u << 20) /* an _index/<grant>.json read to watch it */
 
@@ -118,7 +121,22 @@ static void inbox_run(struct cli_sched *s)
     unsigned handled = 0;
     s->published = s->noop = s->rejected = 0;
     int64_t t0 = tg_monotonic_us();
+    /* one node at a time scans the inbox (a lease, wall clock; a dead holder's expires) */
+    char holder[128], host[64] = "";
+    bool got = false;
+    gethostname(host, sizeof host - 1);
+    snprintf(holder, sizeof holder, "%s:%ld", host, (long)getpid());
+    int lrc = meta_lease_try(app->meta, SCHED_INBOX_LEASE, holder, (int64_t)time(NULL),
+                             SCHED_INBOX_LEASE_S, &got);
+    if (lrc < 0 || !got) {
+        if (lrc < 0)
+            tg_log_warn("scheduler: inbox lease: %s", err_message(lrc));
+        else
+            tg_log_debug("scheduler: inbox scan: another node holds the lease");
+        return;
+    }
     int rc = publish_inbox_scan(&o, app->gate, on_inbox_item, s, &handled, err);
+    meta_lease_release(app->meta, SCHED_INBOX_LEASE, holder);
     long long ms = (long long)(tg_monotonic_us() - t0) / 1000;
     if (rc < 0)
         tg_log_error("scheduler: inbox scan failed after %u files: %s", handled,
@@ -198,6 +216,8 @@ static void lifecycle_run(struct cli_sched *s, const char *why)
     long long ms = (long long)(tg_monotonic_us() - t0) / 1000;
     if (rc < 0)
         tg_log_error("scheduler: lifecycle (%s) failed: %s", why, err_message(rc));
+    else if (rep.skipped)
+        tg_log_info("scheduler: lifecycle (%s): skipped, another node holds the lease", why);
     else
         tg_log_info("scheduler: lifecycle (%s): %u retired, %u deleted, %u waiting for their "
                     "link horizon, %u uploads aborted, %u blobs removed (%" PRIu64

@@ -337,15 +337,19 @@ static int check_named(struct gate *g, const struct gate_grant *gr, struct str t
     struct meta_named n;
     int rc;
     crypto_sha256(token.ptr, token.len, h);
-    if ((rc = meta_named_by_hash(g->mg, h, &n)) < 0)
-        return rc == -ERR_NOT_FOUND ? -ERR_ACCESS_DENIED : rc;
-    if (strcmp(n.grant, gr->name) != 0 || n.revoked_at || (n.expires_at && now >= n.expires_at))
-        return -ERR_ACCESS_DENIED;
     /* max_uses limits charged portal opens only: a token whose opens are used up
      * still redeems its download links (redirect mode re-checks it at each click,
-     * uncharged); max_downloads limits those. */
-    if (count_use && (rc = meta_named_charge(g->mg, n.id, false, now)) < 0)
-        return rc;
+     * uncharged); max_downloads limits those. A charged open is one statement
+     * (meta_named_use: one database round trip on PostgreSQL). */
+    if (count_use) {
+        if ((rc = meta_named_use(g->mg, h, gr->name, now, &n)) < 0)
+            return rc;
+    } else {
+        if ((rc = meta_named_by_hash(g->mg, h, &n)) < 0)
+            return rc == -ERR_NOT_FOUND ? -ERR_ACCESS_DENIED : rc;
+        if (strcmp(n.grant, gr->name) != 0 || n.revoked_at || (n.expires_at && now >= n.expires_at))
+            return -ERR_ACCESS_DENIED;
+    }
     uint64_t epoch;
     if ((rc = gate_epoch(g, gr, &epoch)) < 0)
         return rc;

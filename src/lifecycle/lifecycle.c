@@ -13,6 +13,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "gate/gate.h"
 #include "lifecycle/lifecycle_int.h"
@@ -203,7 +205,7 @@ static int run_report(struct lifecycle *lc, bool totals, struct lifecycle_report
         return rc;
     *out = (struct lifecycle_report){r.ran_at,     r.retired,         r.deleted,
                                      r.waiting,    r.aborted_uploads, r.blobs_removed,
-                                     r.blob_bytes, r.grants_changed};
+                                     r.blob_bytes, r.grants_changed,  false};
     return 0;
 }
 
@@ -228,6 +230,7 @@ struct pass {
     void *ctx;
     struct lifecycle_report rep;
     bool *grant_changed; /* per lc->grants */
+    char holder[128];    /* apply: who holds the lifecycle lease */
 };
 
 struct objlist {
@@ -273,8 +276,8 @@ static int list_all(struct store *st, const char *bucket, struct objlist *l)
     char *after = NULL;
     int rc = 0;
     for (;;) {
-        struct store_list_req req = {str_c(bucket), STR_NULL,       STR_NULL,
-                                     str_c(after),  STORE_LIST_MAX, false, false};
+        struct store_list_req req = {str_c(bucket),  STR_NULL, STR_NULL, str_c(after),
+                                     STORE_LIST_MAX, false,    false};
         struct store_list_res res = {0};
         rc = store_obj_list(st, &req, on_obj, l, &res);
         if (rc == 0)
@@ -642,6 +645,23 @@ static int on_lc_bucket(void *ctx, const char *bucket)
     return 0;
 }
 
+/* "host:pid": who holds a lease (for the logs of whoever reads the table). */
+static void lease_holder(char *out, size_t cap)
+{
+    char host[64] = "";
+    gethostname(host, sizeof host - 1);
+    snprintf(out, cap, "%s:%ld", host, (long)getpid());
+}
+
+/* Keeps the lease while the pass runs (a dead holder's lease expires). */
+static void lease_renew(struct pass *ps)
+{
+    bool got = false;
+    if (ps->apply && ps->lc->m)
+        meta_lease_try(ps->lc->m, LIFECYCLE_LEASE, ps->holder, (int64_t)time(NULL),
+                       LIFECYCLE_LEASE_TTL_S, &got);
+}
+
 static int run(struct pass *ps)
 {
     struct lifecycle *lc = ps->lc;
@@ -656,10 +676,13 @@ static int run(struct pass *ps)
     if (lc->m && (rc = meta_lc_buckets(lc->m, on_lc_bucket, &bl)) < 0)
         goto out;
     for (size_t i = 0; i < bl.n && rc == 0; i++)
-        if (strcmp(bl.b[i], lc->bucket) != 0)
+        if (strcmp(bl.b[i], lc->bucket) != 0) {
+            lease_renew(ps);
             rc = pass_bucket(ps, bl.b[i]);
+        }
     if (rc < 0 || !ps->apply)
         goto out;
+    lease_renew(ps);
     if ((rc = store_gc(lc->st, LIFECYCLE_GC_GRACE_S, &ps->rep.blobs_removed, &ps->rep.blob_bytes)) <
         0)
         goto out;
@@ -715,7 +738,24 @@ int lifecycle_apply(struct lifecycle *lc, int64_t now,
                       .changed = changed,
                       .ctx = ctx};
     ps.rep.ran_at = now;
-    int rc = run(&ps);
+    bool got = true;
+    int rc = 0;
+    lease_holder(ps.holder, sizeof ps.holder);
+    if (lc->m && (rc = meta_lease_try(lc->m, LIFECYCLE_LEASE, ps.holder, (int64_t)time(NULL),
+                                      LIFECYCLE_LEASE_TTL_S, &got)) < 0)
+        return rc;
+    if (!got) {
+        tg_log_info("lifecycle: another process holds the lifecycle lease: this pass is skipped");
+        if (rep) {
+            memset(rep, 0, sizeof *rep);
+            rep->ran_at = now;
+            rep->skipped = true;
+        }
+        return 0;
+    }
+    rc = run(&ps);
+    if (lc->m)
+        meta_lease_release(lc->m, LIFECYCLE_LEASE, ps.holder);
     if (rc == 0 && rep)
         *rep = ps.rep;
     return rc;

@@ -61,6 +61,7 @@ struct lifecycle_report {
     unsigned retired, deleted, waiting, aborted_uploads, blobs_removed;
     uint64_t blob_bytes;
     unsigned grants_changed;
+    bool skipped; /* apply: another process (node) held the lifecycle lease: nothing done */
 };
 /* The action's verb: "retire", "delete", "wait", "abort-upload". */
 const char *lifecycle_act_name(enum lifecycle_act a);
@@ -69,10 +70,15 @@ const char *lifecycle_act_name(enum lifecycle_act a);
  * returning < 0 stops the pass with that value. */
 int lifecycle_plan(struct lifecycle *lc, int64_t now,
                    int (*fn)(void *ctx, const struct lifecycle_action *a), void *ctx);
-/* apply: does it (retire, delete after horizon, abort old uploads, blob GC), calls
+/* apply: one process at a time across every node sharing the metadata (the lease
+ * LIFECYCLE_LEASE, LIFECYCLE_LEASE_TTL_S of wall-clock time, renewed as the pass goes;
+ * a holder that died frees it when it expires): when another holds it, returns 0 with
+ * rep->skipped. Otherwise does it (retire, delete after horizon, abort old uploads, blob GC), calls
  * `changed(ctx, grant_name)` once for each grant whose listing changed (the caller
  * rewrites that grant's index with publish_index), fn per action done; records the
  * run in meta. fn and changed may be NULL; rep may be NULL. */
+#define LIFECYCLE_LEASE "lifecycle"
+#define LIFECYCLE_LEASE_TTL_S 120
 int lifecycle_apply(struct lifecycle *lc, int64_t now,
                     int (*fn)(void *ctx, const struct lifecycle_action *a),
                     void (*changed)(void *ctx, const char *grant), void *ctx,

@@ -126,7 +126,7 @@ static int scan_dir(struct portal *p, const char *prefix, struct scan *s)
     char *after = NULL;
     while (rc == 0) {
         struct store_list_req req = {str_c(p->bucket), buf_str(&dir), STR_NULL, str_c(after),
-                                     STORE_LIST_MAX, true, true};
+                                     STORE_LIST_MAX,   true,          true};
         memset(&res, 0, sizeof res);
         rc = store_obj_list(p->cfg.store, &req, on_entry, s, &res);
         if (rc == -ERR_NO_SUCH_BUCKET) {

@@ -246,8 +246,8 @@ static int list_all(struct ctx *c, const char *prefix, bool skip_retired,
     char *after = NULL;
     int rc = 0;
     for (;;) {
-        struct store_list_req req = {str_c(c->o->bucket), str_c(prefix),  STR_NULL,
-                                     str_c(after),        STORE_LIST_MAX, skip_retired, false};
+        struct store_list_req req = {str_c(c->o->bucket), str_c(prefix), STR_NULL, str_c(after),
+                                     STORE_LIST_MAX,      skip_retired,  false};
         struct store_list_res res = {0};
         rc = store_obj_list(c->o->store, &req, fn, ctx, &res);
         free(after);

@@ -134,8 +134,8 @@ int publish_inbox_scan(const struct publish_opts *o, struct gate *g,
     char *after = NULL;
     int rc = 0;
     for (;;) {
-        struct store_list_req req = {str_c(o->bucket), str_c(INBOX),   STR_NULL,
-                                     str_c(after),     STORE_LIST_MAX, false, false};
+        struct store_list_req req = {str_c(o->bucket), str_c(INBOX), STR_NULL, str_c(after),
+                                     STORE_LIST_MAX,   false,        false};
         struct store_list_res res = {0};
         rc = store_obj_list(o->store, &req, on_key, &ks, &res);
         free(after);

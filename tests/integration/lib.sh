@@ -72,6 +72,7 @@ tg_remote_start() {
     REMOTE_URL="http://127.0.0.1:$rport"
     REMOTE_AKID=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["access_key_id"])' "$T/remote.json")
     REMOTE_SECRET=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret_access_key"])' "$T/remote.json")
+    export REMOTE_URL REMOTE_AKID REMOTE_SECRET
     tg_remote_serve
 }
 
@@ -88,6 +89,12 @@ tg_remote_serve() {
     echo "# the remote store did not start"; tail -5 "$T/remote.log"
     return 1
 }
+
+# awscli against the remote store of the last tg_remote_start, with its own keys.
+remote_aws() {
+    AWS_ACCESS_KEY_ID=$REMOTE_AKID AWS_SECRET_ACCESS_KEY=$REMOTE_SECRET /usr/bin/aws --endpoint-url "$REMOTE_URL" "$@"
+}
+export -f remote_aws 2>/dev/null
 
 # tg_use_remote CONF: point a data dir's config at a new remote store (backend = s3),
 # downloads through tollgate (proxy_downloads = on): the gate's behaviour is then the

@@ -136,8 +136,13 @@ check_eq "rollover: new MTD has one day" "1 30" "$(pyj "$T/pub.json" 'd["mtd_day
 
 # Rollover retires, never deletes: the March MTD is still stored (and downloads by its
 # presigned link) but retired, so neither the portal nor the index lists it
-check_eq "rollover: the old MTD is retired, not deleted" "1" \
-    "$(sqlq "select count(*) from objects where cast(key as text)='tier2/mtd/2026-03/tier2_2026-03_mtd.parquet' and retired_us > 0" | tr -d '[](),')"
+if [ "$TG_STORAGE" = s3 ]; then
+    check "rollover: the old MTD is retired (its marker on the remote), not deleted" bash -c \
+        "remote_aws s3api head-object --bucket tollgate --key .tollgate/retired/tier2/mtd/2026-03/tier2_2026-03_mtd.parquet && remote_aws s3api head-object --bucket tollgate --key tier2/mtd/2026-03/tier2_2026-03_mtd.parquet"
+else
+    check_eq "rollover: the old MTD is retired, not deleted" "1" \
+        "$(sqlq "select count(*) from objects where cast(key as text)='tier2/mtd/2026-03/tier2_2026-03_mtd.parquet' and retired_us > 0" | tr -d '[](),')"
+fi
 serve_at 2026-04-02T06:00:05Z || { not_ok "server starts (retired check)"; finish; }
 SNOW=2026-04-02T06:00:05Z
 fetch tier2/mtd/2026-03/tier2_2026-03_mtd.parquet "$T/oldmtd.parquet"

@@ -18,7 +18,6 @@ mkdir -p "$TMPDIR"
 pyj() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 code() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
-remote_aws() { AWS_ACCESS_KEY_ID=$REMOTE_AKID AWS_SECRET_ACCESS_KEY=$REMOTE_SECRET /usr/bin/aws --endpoint-url "$REMOTE_URL" "$@"; }
 
 TG_STORAGE=local tg_init "$T/data"
 tg_use_remote "$CONF" || { not_ok "remote store started"; finish; }
