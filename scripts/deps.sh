@@ -8,9 +8,10 @@ set -e
 MODE=${1:-test}
 BUILD_PKGS="gcc make pkg-config libc6-dev libmicrohttpd-dev libssl-dev libsqlite3-dev
  libjansson-dev libexpat1-dev libcurl4-openssl-dev libinih-dev libcmocka-dev zlib1g-dev
- libpq-dev postgresql"
+ libpq-dev"
+# postgresql: the tests start throwaway clusters of it (tests/pg/pgctl.sh)
 TEST_PKGS="curl awscli python3 python3-boto3 rclone s3cmd nginx wrk time procps
- nodejs npm sqlite3 chromium"
+ nodejs npm sqlite3 chromium postgresql"
 
 FUZZ_PKGS="clang libclang-rt-14-dev"
 pkgs=$BUILD_PKGS

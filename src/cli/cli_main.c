@@ -206,7 +206,7 @@ static int load_storage(const struct cfg *c, struct cli_settings *s, char **err)
     if (!s->s3_endpoint || !s->s3_region || !s->s3_akid || !s->s3_secret)
         return -ERR_NOMEM;
     if ((rc = cfg_get_bool(c, "storage", "proxy_downloads", false, &s->proxy_downloads, err)) < 0 ||
-        (rc = cfg_get_duration(c, "storage", "timeout", 60, &s->s3_timeout, err)) < 0)
+        (rc = cfg_get_duration(c, "storage", "timeout", 600, &s->s3_timeout, err)) < 0)
         return rc;
     return 0;
 }
