@@ -208,6 +208,8 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
                       struct store_list_res *res);
 bool store_remote_generation(const struct store *st, uint64_t *out);
 int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
+int store_remote_mpu_abort(struct store *st, struct str bucket, struct str key,
+                           struct str upload_id);
 int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix,
                           struct str key_marker, struct str upload_id_marker, unsigned max,
                           int (*fn)(void *ctx, const struct store_mpu *u), void *ctx,

@@ -430,7 +430,7 @@ out:
 int store_mpu_abort(struct store *st, struct str bucket, struct str key, struct str upload_id)
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_mpu_abort(st, bucket, key, upload_id);
     struct store_conn *c = NULL;
     int rc;
 

@@ -1082,3 +1082,19 @@ int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix
         *truncated = f.more;
     return 0;
 }
+
+int store_remote_mpu_abort(struct store *st, struct str bucket, struct str key,
+                           struct str upload_id)
+{
+    int rc = bucket_check(st, bucket);
+    if (rc < 0)
+        return rc;
+    char *k = key_dup(key), *id = str_dup(upload_id);
+    if (!k || !id)
+        rc = -ERR_NOMEM;
+    else
+        rc = st->remote->ops->abort(st->remote->impl, k, id);
+    free(k);
+    free(id);
+    return rc;
+}

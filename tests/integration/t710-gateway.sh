@@ -156,6 +156,16 @@ awss3 s3 rm s3://tollgate/misc/h2.txt >/dev/null 2>&1
 out=$(remote_aws s3api head-object --bucket tollgate --key misc/h2.txt 2>&1)
 check_contains "DeleteObject: gone from the remote" "Not Found" "$out"
 
+# ---- the lifecycle pass aborts old multipart uploads on the remote ----
+printf '\n[lifecycle uploads]\nprefix = uploads/\nabort_multipart_after = 1\n' >>"$CONF"
+remote_aws s3api create-multipart-upload --bucket tollgate --key uploads/stale.bin >/dev/null 2>&1
+check_eq "an upload begun on the remote" 1 "$(remote_aws s3api list-multipart-uploads --bucket tollgate --output json | /usr/bin/python3 -c 'import json,sys; t=sys.stdin.read(); print(len(json.loads(t).get("Uploads", [])) if t.strip() else 0)')"
+TOLLGATE_NOW=$(date -u -d '+3 hours' +%Y-%m-%dT%H:%M:%SZ) "$TG" lifecycle apply --json --config "$CONF" >"$T/lc.json" 2>"$T/lc.err"
+check_eq "a pass 3 hours later keeps it" 0 "$(pyj "$T/lc.json" 'd["aborted_uploads"]')"
+TOLLGATE_NOW=$(date -u -d '+2 days' +%Y-%m-%dT%H:%M:%SZ) "$TG" lifecycle apply --json --config "$CONF" >"$T/lc.json" 2>"$T/lc.err"
+check_eq "a pass 2 days later aborts it (abort_multipart_after = 1)" 1 "$(pyj "$T/lc.json" 'd["aborted_uploads"]')"
+check_eq "... gone from the remote" 0 "$(remote_aws s3api list-multipart-uploads --bucket tollgate --output json | /usr/bin/python3 -c 'import json,sys; t=sys.stdin.read(); print(len(json.loads(t).get("Uploads", [])) if t.strip() else 0)')"
+
 # ---- the remote stopped, then back ----
 before=$(curl -s "$URL/api/downloads/tier1?t=$TOK1" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(sorted(x["date"] for x in d["daily"]))')
 kill "$REMOTE_PID"
