@@ -1,19 +1,14 @@
 /* meta_pg_gate.c -- the gate's tables on PostgreSQL: grant_epochs, named_tokens,
  * link_horizons (schema: meta_pg.c). The same contract as meta_gate.c.
  *
- * A small pool of guarded connections of its own (the first opened with the gate,
- * more only when every open one is busy, at most GATE_POOL), each with the prepared
- * statements: every call is one round trip on one connection, and the server's
- * threads do not queue behind one another's round trips (or commits: with
- * synchronous_commit on, concurrent charges share a WAL flush). Every call is a
- * single statement, so which connection runs it does not matter. Limits are enforced in the
- * UPDATE's WHERE clause and the RETURNING row says whether the charge happened, so any number of
- * nodes charging one token never exceed its limit (the row lock serializes them; each re-checks the
- * WHERE against the committed row). Epoch bumps and revocations notify every node (pg_notify inside
- * the same statement: sent exactly when the change commits). */
+ * One guarded connection of its own with prepared statements: every call is one
+ * round trip. Limits are enforced in the UPDATE's WHERE clause and the RETURNING
+ * row says whether the charge happened, so any number of nodes charging one token
+ * never exceed its limit (the row lock serializes them; each re-checks the WHERE
+ * against the committed row). Epoch bumps and revocations notify every node
+ * (pg_notify inside the same statement: sent exactly when the change commits). */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "meta/meta_pg_int.h"
 
@@ -80,130 +75,43 @@ static const struct meta_pgq SQL[Q_COUNT] = {
     [Q_HORIZON_GET] = {"SELECT horizon FROM link_horizons WHERE bucket = $1 AND key = $2", true},
 };
 
-/* The pool. Slots are EMPTY (no connection), FREE or BUSY (held by one caller, or
- * being opened); the pool mutex guards the states only, never a round trip. A slot
- * that cannot be opened (the server's max_connections, say) is not tried again for
- * a second: callers wait for a busy one instead. */
-#define GATE_POOL 4
-#define GROW_BACKOFF_US 1000000
-
-enum { SLOT_EMPTY, SLOT_FREE, SLOT_BUSY };
-
-struct gate_pool {
-    pthread_mutex_t mu;
-    pthread_cond_t freed;
-    int state[GATE_POOL];
-    int64_t grow_failed_us;
-    struct meta_pgc pc[GATE_POOL];
-};
-
-static void pool_free(struct gate_pool *gp)
+static struct meta_pgc *PGC(struct meta_gate *mg)
 {
-    for (int i = 0; i < GATE_POOL; i++)
-        meta_pgc_close(&gp->pc[i]); /* a zeroed slot is fine */
-    pthread_cond_destroy(&gp->freed);
-    pthread_mutex_destroy(&gp->mu);
-    free(gp);
+    return mg->be;
 }
 
 int meta_pg_gate_open(struct meta_gate *mg)
 {
-    struct gate_pool *gp = calloc(1, sizeof *gp);
-    if (!gp)
+    struct meta_pgc *pc = calloc(1, sizeof *pc);
+    if (!pc)
         return -ERR_NOMEM;
-    pthread_mutex_init(&gp->mu, NULL);
-    pthread_cond_init(&gp->freed, NULL);
-    mg->be = gp;
-    struct meta_pgc *pc = &gp->pc[0];
+    mg->be = pc;
     int rc = meta_pgc_open(pc, meta_pg_dsn(mg->m), "gate", SQL, Q_COUNT);
     if (rc == 0 && (rc = meta_pgc_lock(pc)) == 0) /* prepares: errors show at open */
         meta_pgc_unlock(pc);
-    if (rc == 0)
-        gp->state[0] = SLOT_FREE;
     return rc; /* on failure meta.c calls meta_pg_gate_close */
 }
 
 void meta_pg_gate_close(struct meta_gate *mg)
 {
-    struct gate_pool *gp = mg->be;
-    if (!gp)
+    struct meta_pgc *pc = mg->be;
+    if (!pc)
         return;
-    pool_free(gp);
+    meta_pgc_close(pc);
+    free(pc);
     mg->be = NULL;
 }
 
-/* A slot for the caller alone (BUSY): a free one, else a new connection while the pool
- * may grow, else the first one freed. */
-static int slot_get(struct meta_gate *mg, struct gate_pool *gp)
-{
-    pthread_mutex_lock(&gp->mu);
-    for (;;) {
-        int empty = -1;
-        for (int i = 0; i < GATE_POOL; i++) {
-            if (gp->state[i] == SLOT_FREE) {
-                gp->state[i] = SLOT_BUSY;
-                pthread_mutex_unlock(&gp->mu);
-                return i;
-            }
-            if (gp->state[i] == SLOT_EMPTY && empty < 0)
-                empty = i;
-        }
-        int64_t now = tg_now_us();
-        bool may_grow = empty >= 0 && (!gp->grow_failed_us || now < gp->grow_failed_us ||
-                                       now - gp->grow_failed_us >= GROW_BACKOFF_US);
-        bool any_busy = false;
-        for (int i = 0; i < GATE_POOL; i++)
-            any_busy |= gp->state[i] == SLOT_BUSY;
-        if (may_grow || !any_busy) {
-            if (empty < 0)
-                empty = 0; /* unreachable: no slot busy and none free means some empty */
-            gp->state[empty] = SLOT_BUSY; /* being opened: the connect is not under mu */
-            pthread_mutex_unlock(&gp->mu);
-            int rc = meta_pgc_open(&gp->pc[empty], meta_pg_dsn(mg->m), "gate", SQL, Q_COUNT);
-            if (rc == 0)
-                return empty;
-            meta_pgc_close(&gp->pc[empty]);
-            memset(&gp->pc[empty], 0, sizeof gp->pc[empty]);
-            pthread_mutex_lock(&gp->mu);
-            gp->state[empty] = SLOT_EMPTY;
-            gp->grow_failed_us = now;
-            pthread_cond_broadcast(&gp->freed);
-            any_busy = false;
-            for (int i = 0; i < GATE_POOL; i++)
-                any_busy |= gp->state[i] == SLOT_BUSY;
-            if (!any_busy) { /* nothing to wait for: the database is unreachable */
-                pthread_mutex_unlock(&gp->mu);
-                return rc;
-            }
-            continue;
-        }
-        pthread_cond_wait(&gp->freed, &gp->mu);
-    }
-}
-
-static void slot_put(struct gate_pool *gp, int i)
-{
-    pthread_mutex_lock(&gp->mu);
-    gp->state[i] = SLOT_FREE;
-    pthread_cond_signal(&gp->freed);
-    pthread_mutex_unlock(&gp->mu);
-}
-
-/* Runs statement i on a connection of the pool; the caller PQclear()s *r. */
+/* Runs statement i under the lock; the caller PQclear()s *r. */
 static int run(struct meta_gate *mg, int i, int n, const char *const *v, const int *len,
                const int *fmt, PGresult **r)
 {
-    struct gate_pool *gp = mg->be;
-    int s = slot_get(mg, gp);
-    if (s < 0)
-        return s;
-    struct meta_pgc *pc = &gp->pc[s];
-    int rc = meta_pgc_lock(pc); /* uncontended: restores a broken connection */
-    if (rc == 0) {
-        rc = meta_pgc_run(pc, i, n, v, len, fmt, r);
-        meta_pgc_unlock(pc);
-    }
-    slot_put(gp, s);
+    struct meta_pgc *pc = PGC(mg);
+    int rc = meta_pgc_lock(pc);
+    if (rc < 0)
+        return rc;
+    rc = meta_pgc_run(pc, i, n, v, len, fmt, r);
+    meta_pgc_unlock(pc);
     return rc;
 }
 
