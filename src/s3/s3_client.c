@@ -795,18 +795,7 @@ int s3_client_get_if(struct s3_client *c, const char *key, uint64_t off, uint64_
 
 static int fd_sink(void *ctx, const void *p, size_t n)
 {
-    int fd = *(int *)ctx;
-    const char *q = p;
-    while (n) {
-        ssize_t w = write(fd, q, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? -errno : -ERR_IO;
-        q += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return fd_write_all(*(int *)ctx, p, n);
 }
 
 int s3_client_get_fd(struct s3_client *c, const char *key, uint64_t off, uint64_t len, int fd,

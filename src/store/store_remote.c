@@ -259,18 +259,7 @@ static int mem_sink_fn(void *ctx, const void *p, size_t n)
 
 static int fd_sink_fn(void *ctx, const void *p, size_t n)
 {
-    int fd = *(int *)ctx;
-    const char *q = p;
-    while (n) {
-        ssize_t w = write(fd, q, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return w < 0 ? -errno : -ERR_IO;
-        q += w;
-        n -= (size_t)w;
-    }
-    return 0;
+    return fd_write_all(*(int *)ctx, p, n);
 }
 
 /* An unlinked scratch file in DIR/tmp. */
@@ -829,17 +818,6 @@ out:
     return rc;
 }
 
-static const void *mem_find(const void *hay, size_t n, const void *needle, size_t m)
-{
-    if (m == 0 || m > n)
-        return NULL;
-    const char *h = hay;
-    for (size_t i = 0; i + m <= n; i++)
-        if (h[i] == *(const char *)needle && memcmp(h + i, needle, m) == 0)
-            return h + i;
-    return NULL;
-}
-
 static bool lt(struct str a, struct str b)
 {
     return store_bytes_lt(a.ptr ? a.ptr : "", a.len, b.ptr ? b.ptr : "", b.len);
@@ -896,8 +874,8 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
                 ret = NULL; /* a stale marker: the key was written again */
             const char *d = NULL;
             if (req->delimiter.len > 0)
-                d = mem_find(key.ptr + req->prefix.len, key.len - req->prefix.len,
-                             req->delimiter.ptr, req->delimiter.len);
+                d = memmem(key.ptr + req->prefix.len, key.len - req->prefix.len, req->delimiter.ptr,
+                           req->delimiter.len);
             buf_reset(&cur);
             if (d) {
                 size_t cp_len = (size_t)(d - key.ptr) + req->delimiter.len;

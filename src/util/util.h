@@ -310,6 +310,8 @@ int cfg_check_known(const struct cfg *c, const char *const *allowed, char **err)
 
 /* ---- files ------------------------------------------------------------------- */
 
+/* Write all n bytes to fd (retrying short writes and EINTR): 0 or -errno (-ERR_IO on 0). */
+int fd_write_all(int fd, const void *p, size_t n);
 /* Write a whole file atomically: tmp in the same directory, fsync, rename, fsync dir. */
 int file_write_atomic(const char *path, const void *data, size_t n, int mode);
 int file_read_all(const char *path, struct buf *out, size_t max);

@@ -21,6 +21,21 @@ int dir_fsync(const char *dir)
     return rc;
 }
 
+int fd_write_all(int fd, const void *p, size_t n)
+{
+    const char *q = p;
+    while (n) {
+        ssize_t w = write(fd, q, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return w < 0 ? -errno : -ERR_IO;
+        q += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t n, int mode)
 {
     char tmp[PATH_MAX], dirbuf[PATH_MAX];
@@ -34,19 +49,8 @@ int file_write_atomic(const char *path, const void *data, size_t n, int mode)
         rc = -errno;
         goto out;
     }
-    const char *p = data;
-    size_t left = n;
-    while (left) {
-        ssize_t w = write(fd, p, left);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            rc = -errno;
-            goto out;
-        }
-        p += w;
-        left -= (size_t)w;
-    }
+    if ((rc = fd_write_all(fd, data, n)) < 0)
+        goto out;
     if (fsync(fd) < 0) {
         rc = -errno;
         goto out;

@@ -58,7 +58,7 @@ static int setup(void **state)
     fclose(f);
     for (int i = 0; i < 32; i++)
         t->secret[i] = (uint8_t)(i * 7);
-    struct gate_config gc = {"tollgate", "http://127.0.0.1:1", "us-east-1"};
+    struct gate_config gc = {"tollgate", "http://127.0.0.1:1", "us-east-1", NULL};
     if (cfg_load(t->conf, &t->cfg, &err) < 0 || meta_open(t->dir, t->secret, &t->m) < 0 ||
         store_open(t->dir, &t->st) < 0 || store_bucket_create(t->st, STR_LIT("tollgate")) < 0 ||
         gate_open(&t->cfg, &gc, t->m, t->secret, &t->g, &err) < 0) {

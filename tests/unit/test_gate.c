@@ -84,7 +84,7 @@ static void write_conf(struct tg *t, const char *text)
 
 static int open_gate(struct tg *t, struct gate **out, char **err)
 {
-    struct gate_config gc = {"tollgate", "https://files.example.com", "us-east-1"};
+    struct gate_config gc = {"tollgate", "https://files.example.com", "us-east-1", NULL};
     return gate_open(&t->cfg, &gc, t->m, t->secret, out, err);
 }
 
@@ -775,7 +775,7 @@ static void test_config_refusals(void **state)
         struct cfg c = {0};
         char *err = NULL;
         struct gate *g = NULL;
-        struct gate_config gc = {"tollgate", "http://x", "us-east-1"};
+        struct gate_config gc = {"tollgate", "http://x", "us-east-1", NULL};
         print_message("row %zu: want %s\n", i, REFUSALS[i].err);
         write_conf(t, REFUSALS[i].conf);
         assert_int_equal(cfg_load(t->conf, &c, &err), 0);
@@ -797,7 +797,7 @@ static void test_config_refusals(void **state)
     struct gate *g = NULL;
     write_conf(t, "[grant t]\nprefix = a/ b/c/\nlink_ttl = 30d\nrotation = 3.5d\n");
     assert_int_equal(cfg_load(t->conf, &c, &err), 0);
-    struct gate_config gc = {"tollgate", "http://x", "us-east-1"};
+    struct gate_config gc = {"tollgate", "http://x", "us-east-1", NULL};
     assert_int_equal(gate_open(&c, &gc, t->m, t->secret, &g, &err), 0);
     const struct gate_grant *gr = gate_grant_at(g, 0);
     assert_int_equal(gr->link_ttl_s, GATE_LINK_TTL_MAX);

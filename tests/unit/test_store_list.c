@@ -180,9 +180,13 @@ static void test_list_table(void **state)
 {
     struct tstore *t = *state;
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        struct store_list_req req = {STR_LIT("bkt"),       str_c(rows[i].prefix),
-                                     str_c(rows[i].delim), str_c(rows[i].after),
-                                     rows[i].max,          false, false};
+        struct store_list_req req = {STR_LIT("bkt"),
+                                     str_c(rows[i].prefix),
+                                     str_c(rows[i].delim),
+                                     str_c(rows[i].after),
+                                     rows[i].max,
+                                     false,
+                                     false};
         struct store_list_res res = {0};
         struct acc a;
         memset(&a, 0, sizeof a);
@@ -209,7 +213,8 @@ static void test_list_pagination(void **state)
     struct tstore *t = *state;
     for (size_t c = 0; c < sizeof combos / sizeof combos[0]; c++) {
         struct store_list_req req = {STR_LIT("bkt"), str_c(combos[c][0]), str_c(combos[c][1]),
-                                     STR_NULL,       STORE_LIST_MAX,      false, false};
+                                     STR_NULL,       STORE_LIST_MAX,      false,
+                                     false};
         struct store_list_res res = {0};
         struct acc whole;
         memset(&whole, 0, sizeof whole);
@@ -301,7 +306,8 @@ static void test_list_delimiter_jumps(void **state)
     for (c = t->st->idle; c; c = c->next)
         if (c->stmt[S_OBJ_LIST])
             sqlite3_stmt_status(c->stmt[S_OBJ_LIST], SQLITE_STMTSTATUS_VM_STEP, 1);
-    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, STR_LIT("/"), STR_NULL, 1000, false, false};
+    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, STR_LIT("/"), STR_NULL,
+                                 1000,           false,    false};
     struct store_list_res res = {0};
     struct acc a;
     memset(&a, 0, sizeof a);

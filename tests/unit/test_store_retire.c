@@ -27,7 +27,8 @@ static int on_entry(void *ctx, const struct store_list_entry *e)
 static const char *list(struct store *st, const char *delim, bool skip, struct names *a)
 {
     memset(a, 0, sizeof *a);
-    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, str_c(delim), STR_NULL, 1000, skip, false};
+    struct store_list_req req = {STR_LIT("bkt"), STR_NULL, str_c(delim), STR_NULL,
+                                 1000,           skip,     false};
     struct store_list_res res = {0};
     assert_int_equal(store_obj_list(st, &req, on_entry, a, &res), 0);
     store_list_res_release(&res);
