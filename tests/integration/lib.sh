@@ -113,6 +113,21 @@ PY
     chmod 600 "$conf"
 }
 
+# meta_query SQL: the first column of the first row, from the metadata of the last
+# tg_init (DIR/meta.db, or its PostgreSQL database).
+meta_query() {
+    if [ "$TG_META" = postgres ]; then
+        psql "$TG_DSN" -At -c "$1"
+    else
+        /usr/bin/python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])' "$DATA/meta.db" "$1"
+    fi
+}
+# meta_dump FILE: with PostgreSQL metadata, its whole database as SQL text in FILE (the
+# SQLite file is in the data directory already).
+meta_dump() {
+    if [ "$TG_META" = postgres ]; then pg_dump --no-owner "$TG_DSN" >"$1"; else : >"$1"; fi
+}
+
 # tg_init DIR: init a data dir on a free port; sets PORT URL AKID SECRET ADMIN CONF.
 tg_init() {
     local dir=${1:-$T/data} meta_args=()
@@ -122,6 +137,7 @@ tg_init() {
         dsn=$(sh "$ROOT/tests/pg/pgctl.sh" createdb "$TG_PG_DIR" "t$(date +%s%N)") || {
             echo "# cannot create a PostgreSQL database"; return 1; }
         meta_args=(--meta-dsn "$dsn")
+        TG_DSN=$dsn
     fi
     "$TG" init "$dir" --listen "127.0.0.1:$PORT" --json "${meta_args[@]}" >"$T/init.json" \
         2>"$T/init.err" || { cat "$T/init.err"; return 1; }

@@ -111,7 +111,7 @@ PYEOF
 # 90 days on, the lifecycle pass deletes the raw events; the numbers stay (saved windows)
 TOLLGATE_NOW=2026-06-01T00:00:00Z "$TG" lifecycle apply --config "$CONF" >"$T/lc.out" 2>&1
 check_contains "lifecycle apply deletes the raw events past raw_events_keep" "raw events past raw_events_keep deleted" "$(cat "$T/lc.out")"
-check_eq "no raw event is left" 0 "$($PY -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("select count(*) from stats_events").fetchone()[0])' "$DATA/meta.db")"
+check_eq "no raw event is left" 0 "$(meta_query "select count(*) from stats_events")"
 TOLLGATE_NOW=2026-06-01T00:00:00Z "$TG" stats --config "$CONF" --from 2026-02-27 --to 2026-02-28 --grant tier2 --format csv >"$T/stats-later.csv" 2>"$T/stats-later.err"
 check_eq "the same numbers from the saved windows" "$(cat "$T/stats.csv")" "$(cat "$T/stats-later.csv")"
 TOLLGATE_NOW=2026-02-28T12:00:00Z "$TG" stats --config "$CONF" --window week >/dev/null 2>&1
@@ -123,7 +123,8 @@ serve_at 2026-02-28T12:00:00Z || { not_ok "server starts (metrics_public)"; fini
 check_eq "/metrics without a key when metrics_public = on" 200 "$(c "$URL/metrics")"
 tg_stop
 
-# nothing identifying on disk
+# nothing identifying on disk (with PostgreSQL metadata: in its dump too)
+meta_dump "$DATA/metadata-dump.sql"
 check "no client address, full user agent, forwarded address or token in the data directory" \
     $PY "$H" scan "$DATA" 127.0.0.1 198.51.100.1 198.51.100.2 198.51.100.77 "Gecko/20100101" "$TOK2" "$TOK1" "news.example.com/post"
 check "no token in the server log" bash -c "! grep -qF -- '$TOK2' '$T/server.log'"
