@@ -20,6 +20,7 @@
 #include "store/store_int.h"
 
 #define RCACHE_SLOTS 8192u
+#define MCACHE_SLOTS 4096u
 #define MARKER_MAX 256          /* "<retired_us> <etag>" */
 #define LIST_PAGE 1000u         /* keys asked per ListObjectsV2 page */
 #define JUMP "\xf4\x8f\xbf\xbf" /* U+10FFFF: sorts after every other character */
@@ -30,12 +31,21 @@ struct rslot {
     struct store_obj_info info;
 };
 
+/* A retirement marker as read: its own ETag (the version read), its content. */
+struct mslot {
+    char *key;
+    char metag[STORE_ETAG_MAX];
+    int64_t at_us;
+    char etag[STORE_ETAG_MAX];
+};
+
 struct store_remote {
     const struct store_remote_ops *ops;
     void *impl;
     char *bucket;
-    pthread_mutex_t mu; /* guards cache */
+    pthread_mutex_t mu; /* guards cache and mcache */
     struct rslot *cache;
+    struct mslot *mcache;
 };
 
 /* ---- small helpers ---- */
@@ -150,6 +160,7 @@ int store_open_remote(const char *scratch_dir, const char *bucket,
     impl = NULL;
     st->remote = r;
     if (!(r->bucket = strdup(bucket)) || !(r->cache = calloc(RCACHE_SLOTS, sizeof *r->cache)) ||
+        !(r->mcache = calloc(MCACHE_SLOTS, sizeof *r->mcache)) ||
         !(st->dir = strdup(scratch_dir))) {
         store_close(st);
         return -ERR_NOMEM;
@@ -187,6 +198,9 @@ void store_remote_close(struct store *st)
         store_obj_info_release(&r->cache[i].info);
     }
     free(r->cache);
+    for (size_t i = 0; r->mcache && i < MCACHE_SLOTS; i++)
+        free(r->mcache[i].key);
+    free(r->mcache);
     free(r->bucket);
     pthread_mutex_destroy(&r->mu);
     free(r);
@@ -725,6 +739,38 @@ static void retired_release(struct retired_set *rs)
 
 static const size_t SYS_RETIRED_LEN = sizeof(STORE_REMOTE_SYS "retired/") - 1;
 
+/* Markers by (key, the marker's own ETag): a listing reads each marker version once. */
+static bool mcache_get(struct store_remote *r, const char *mk, const char *metag,
+                       struct retired *out)
+{
+    bool hit = false;
+    pthread_mutex_lock(&r->mu);
+    struct mslot *s = &r->mcache[slot_of(mk) % MCACHE_SLOTS];
+    if (s->key && strcmp(s->key, mk) == 0 && strcmp(s->metag, metag) == 0) {
+        out->at_us = s->at_us;
+        memcpy(out->etag, s->etag, sizeof out->etag);
+        hit = true;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return hit;
+}
+
+static void mcache_put(struct store_remote *r, const char *mk, const char *metag,
+                       const struct retired *e)
+{
+    char *k = strdup(mk);
+    if (!k)
+        return;
+    pthread_mutex_lock(&r->mu);
+    struct mslot *s = &r->mcache[slot_of(mk) % MCACHE_SLOTS];
+    free(s->key);
+    s->key = k;
+    snprintf(s->metag, sizeof s->metag, "%s", metag);
+    s->at_us = e->at_us;
+    memcpy(s->etag, e->etag, sizeof s->etag);
+    pthread_mutex_unlock(&r->mu);
+}
+
 /* Every marker under prefix, read (in key order: the listing's order). */
 static int retired_load(struct store *st, struct str prefix, struct retired_set *rs)
 {
@@ -743,8 +789,11 @@ static int retired_load(struct store *st, struct str prefix, struct retired_set 
             break;
         for (size_t i = 0; i < pg.n && rc == 0; i++) {
             struct retired e = {0};
-            if (marker_read(r, pg.keys[i], &e.at_us, e.etag, sizeof e.etag) < 0)
-                continue;
+            if (!mcache_get(r, pg.keys[i], pg.etags[i], &e)) {
+                if (marker_read(r, pg.keys[i], &e.at_us, e.etag, sizeof e.etag) < 0)
+                    continue;
+                mcache_put(r, pg.keys[i], pg.etags[i], &e);
+            }
             if (rs->n == rs->cap) {
                 size_t cap = rs->cap ? rs->cap * 2 : 64;
                 struct retired *v = realloc(rs->v, cap * sizeof *v);
@@ -861,10 +910,14 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
             if ((rc = buf_addstr(&from, key)) < 0)
                 goto out;
             if (is_sys(key) && !str_starts(req->prefix, STORE_REMOTE_SYS)) {
-                buf_reset(&from);
-                if ((rc = buf_adds(&from, STORE_REMOTE_SYS JUMP)) < 0)
-                    goto out;
-                jumped = true; /* past the store's own keys */
+                /* past the store's own keys at once (one already past the jump point,
+                 * written to the remote by hand, is just skipped) */
+                if (lt(key, str_c(STORE_REMOTE_SYS JUMP))) {
+                    buf_reset(&from);
+                    if ((rc = buf_adds(&from, STORE_REMOTE_SYS JUMP)) < 0)
+                        goto out;
+                    jumped = true;
+                }
                 continue;
             }
             if (!lt(req->after, key))
