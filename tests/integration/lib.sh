@@ -78,7 +78,10 @@ tg_remote_start() {
 
 # tg_remote_serve: (re)start the remote store of the last tg_remote_start.
 tg_remote_serve() {
-    env -u TOLLGATE_NOW "$TG" serve --config "$REMOTE_CONF" >>"$T/remote.log" 2>&1 &
+    # a plain object store: its own scheduler must not publish (or reject) the gateway's
+    # inbox/ keys, so its inbox scan comes once a day
+    env -u TOLLGATE_NOW TOLLGATE_SCHED_INTERVAL=86400 "$TG" serve --config "$REMOTE_CONF" \
+        >>"$T/remote.log" 2>&1 &
     REMOTE_PID=$!
     PIDS+=("$REMOTE_PID")
     for _ in $(seq 1 100); do
