@@ -79,10 +79,7 @@ out:
 
 static uint64_t hz_hash(const char *s, size_t n)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
-    return h;
+    return fnv1a64(s, n);
 }
 
 /* Finds key's slot in t (cap a power of two): existing or empty. */

@@ -94,10 +94,7 @@ struct stats_agg {
 
 static uint64_t hash(const char *p, size_t n)
 {
-    uint64_t h = 1469598103934665603ull; /* FNV-1a */
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)p[i]) * 1099511628211ull;
-    return h;
+    return fnv1a64(p, n);
 }
 
 struct stats_agg *stats_agg_new(void)

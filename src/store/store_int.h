@@ -176,6 +176,14 @@ int store_touch(int fd, const char *path);
 
 bool store_bytes_lt(const void *a, size_t alen, const void *b, size_t blen);
 
+/* Listing (store_list.c), shared by both backends: the length of the common prefix key
+ * rolls up into (prefix + up to the first delimiter after it, inclusive), 0 when none;
+ * and whether a group with prefix cp is left out because `after` is at or past it -- an
+ * earlier page returned it -- unless `after` lies inside the group (then S3 returns the
+ * group's prefix when a key follows `after`). */
+size_t store_list_cp_len(const struct store_list_req *req, struct str key);
+bool store_list_cp_done(struct str after, struct str cp);
+
 /* ---- the remote backend (store_remote.c): the public functions hand over to these
  * when st->remote is set ---- */
 void store_remote_close(struct store *st);

@@ -38,15 +38,19 @@ static bool str_lt(struct str a, struct str b)
     return store_bytes_lt(a.ptr ? a.ptr : "", a.len, b.ptr ? b.ptr : "", b.len);
 }
 
-static const void *mem_find(const void *hay, size_t n, const void *needle, size_t m)
+size_t store_list_cp_len(const struct store_list_req *req, struct str key)
 {
-    if (m == 0 || m > n)
-        return NULL;
-    const char *h = hay;
-    for (size_t i = 0; i + m <= n; i++)
-        if (h[i] == *(const char *)needle && memcmp(h + i, needle, m) == 0)
-            return h + i;
-    return NULL;
+    if (req->delimiter.len == 0 || key.len < req->prefix.len)
+        return 0;
+    const char *d = memmem(key.ptr + req->prefix.len, key.len - req->prefix.len, req->delimiter.ptr,
+                           req->delimiter.len);
+    return d ? (size_t)(d - key.ptr) + req->delimiter.len : 0;
+}
+
+bool store_list_cp_done(struct str after, struct str cp)
+{
+    bool inside = after.len > cp.len && memcmp(after.ptr, cp.ptr, cp.len) == 0;
+    return !str_lt(after, cp) && !inside;
 }
 
 /* Bind the scan bounds: lo inclusive, hi exclusive. */
@@ -107,13 +111,9 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
             continue;
         struct store_list_entry e = {0};
         struct store_obj_info info = {0};
-        const char *d = NULL;
-        if (req->delimiter.len > 0)
-            d = mem_find(key.ptr + req->prefix.len, key.len - req->prefix.len, req->delimiter.ptr,
-                         req->delimiter.len);
+        size_t cp_len = store_list_cp_len(req, key);
         buf_reset(&cur);
-        if (d) {
-            size_t cp_len = (size_t)(d - key.ptr) + req->delimiter.len;
+        if (cp_len) {
             if ((rc = buf_add(&cur, key.ptr, cp_len)) < 0)
                 goto out;
             /* Jump past every key under this common prefix. */
@@ -124,12 +124,7 @@ int store_obj_list(struct store *st, const struct store_list_req *req,
             sqlite3_reset(s);
             if ((rc = list_bind(s, req->bucket, buf_str(&lo_buf), hi)) < 0)
                 goto out;
-            /* A prefix at or before `after` was returned on an earlier page -- unless
-             * `after` (a client's start-after or marker) lies inside the group: then
-             * this key, after it, makes S3 return the group's prefix. */
-            struct str cp = buf_str(&cur);
-            bool inside = req->after.len > cp.len && memcmp(req->after.ptr, cp.ptr, cp.len) == 0;
-            if (!str_lt(req->after, cp) && !inside)
+            if (store_list_cp_done(req->after, buf_str(&cur)))
                 continue;
             e.common_prefix = cur.ptr;
         } else {

@@ -82,10 +82,7 @@ static char *marker_key(struct str key)
 
 static size_t slot_of(const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
-    return (size_t)(h % RCACHE_SLOTS);
+    return (size_t)(fnv1a64(key, strlen(key)) % RCACHE_SLOTS);
 }
 
 static int info_copy(const struct store_obj_info *src, struct store_obj_info *dst)
@@ -419,9 +416,7 @@ bool store_remote_generation(const struct store *st, uint64_t *out)
     }
     if (rc < 0)
         return false;
-    uint64_t h = 1469598103934665603ull;
-    for (const unsigned char *p = (const unsigned char *)info.etag; *p; p++)
-        h = (h ^ *p) * 1099511628211ull;
+    uint64_t h = fnv1a64(info.etag, strlen(info.etag));
     store_obj_info_release(&info);
     *out = h | 1; /* never 0, the value of "no generation object yet" */
     return true;
@@ -925,13 +920,9 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
             const struct retired *ret = retired_find(&rs, pg.keys[i]);
             if (ret && strcmp(ret->etag, pg.etags[i]) != 0)
                 ret = NULL; /* a stale marker: the key was written again */
-            const char *d = NULL;
-            if (req->delimiter.len > 0)
-                d = memmem(key.ptr + req->prefix.len, key.len - req->prefix.len, req->delimiter.ptr,
-                           req->delimiter.len);
+            size_t cp_len = store_list_cp_len(req, key);
             buf_reset(&cur);
-            if (d) {
-                size_t cp_len = (size_t)(d - key.ptr) + req->delimiter.len;
+            if (cp_len) {
                 if ((rc = buf_add(&cur, key.ptr, cp_len)) < 0)
                     goto out;
                 struct str cp = buf_str(&cur);
@@ -946,9 +937,7 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
                 buf_reset(&lastcp);
                 if ((rc = buf_addstr(&lastcp, cp)) < 0)
                     goto out;
-                bool inside =
-                    req->after.len > cp.len && memcmp(req->after.ptr, cp.ptr, cp.len) == 0;
-                if (!lt(req->after, cp) && !inside)
+                if (store_list_cp_done(req->after, cp))
                     continue;
                 e.common_prefix = cur.ptr;
             } else {

@@ -45,6 +45,8 @@ struct str str_trim(struct str s); /* strip leading/trailing spaces and tabs */
 bool str_split(struct str s, char sep, struct str *head, struct str *tail);
 /* Copy into a NUL-terminated array; -ERR_TOO_LONG if it does not fit. */
 int str_copy(struct str s, char *dst, size_t cap);
+/* FNV-1a, 64 bits, of n bytes (hash tables; not for anything a peer may attack). */
+uint64_t fnv1a64(const void *p, size_t n);
 /* Parse a whole decimal unsigned integer (no sign, no spaces); -ERR_INVALID otherwise. */
 int str_to_u64(struct str s, uint64_t *out);
 int str_to_i64(struct str s, int64_t *out);

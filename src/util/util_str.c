@@ -280,3 +280,12 @@ void strv_release(struct strv *sv)
     free(sv->v);
     memset(sv, 0, sizeof *sv);
 }
+
+uint64_t fnv1a64(const void *p, size_t n)
+{
+    const unsigned char *q = p;
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ q[i]) * 1099511628211ull;
+    return h;
+}
