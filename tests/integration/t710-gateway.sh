@@ -59,6 +59,26 @@ sed -i '/^access_key_id = /d' "$DATA/bad.conf"
 out=$(AWS_ACCESS_KEY_ID=$REMOTE_AKID AWS_SECRET_ACCESS_KEY=$REMOTE_SECRET "$TG" token list --config "$DATA/bad.conf" 2>&1); rc=$?
 check_eq "credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY: accepted" 0 "$rc"
 
+cp "$CONF" "$DATA/bad.conf"
+chmod 600 "$DATA/bad.conf"
+printf '\n[meta]\nbackend = mysql\n' >>"$DATA/bad.conf"
+out=$("$TG" links tier1 --config "$DATA/bad.conf" 2>&1); rc=$?
+check_eq "[meta] backend = mysql: exit 1" 1 "$rc"
+check_contains "... expected sqlite or postgres" "[meta] backend: expected sqlite or postgres" "$out"
+cp "$CONF" "$DATA/bad.conf"
+chmod 600 "$DATA/bad.conf"
+printf '\n[meta]\nbackend = postgres\n' >>"$DATA/bad.conf"
+out=$("$TG" links tier1 --config "$DATA/bad.conf" 2>&1)
+check_contains "[meta] backend = postgres without a dsn: says so" "backend = postgres needs dsn" "$out"
+cp "$CONF" "$DATA/bad.conf"
+chmod 600 "$DATA/bad.conf"
+printf '\n[meta]\nbackend = postgres\ndsn = host=127.0.0.1 port=1 user=u password=hunter2secret dbname=x connect_timeout=2\n' >>"$DATA/bad.conf"
+out=$("$TG" links tier1 --config "$DATA/bad.conf" 2>&1); rc=$?
+check_eq "an unreachable PostgreSQL: exit 1" 1 "$rc"
+check_contains "... a clear error" "cannot open the PostgreSQL metadata database" "$out"
+check "... that never shows the dsn's password" bash -c "! grep -q hunter2secret <<<\"\$1\"" _ "$out"
+rm -f "$DATA/bad.conf"
+
 # ---- publishing lands in the remote bucket ----
 head -c 300000 /dev/urandom >"$T/d1.bin"
 printf 'a,b\n1,2\n3,4\n' >"$T/d1.csv"

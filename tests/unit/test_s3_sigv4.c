@@ -680,6 +680,18 @@ static void test_presign_roundtrip(void **state)
     p.expires = 604801;
     assert_int_equal(s3_presign_url(&p, &b), -ERR_INVALID);
     buf_release(&b);
+
+    /* virtual-host style (a gateway's remote with addressing = virtual): bucket "", the
+     * bucket in the host; the path is the key alone, and it verifies */
+    p.expires = 3600;
+    p.host = "datasets.127.0.0.1:8080";
+    p.bucket = "";
+    assert_int_equal(s3_presign_url(&p, &b), 0);
+    assert_non_null(strstr(buf_cstr(&b), "http://datasets.127.0.0.1:8080/tier2/daily/"));
+    assert_null(strstr(buf_cstr(&b), "/datasets/"));
+    from_url(buf_cstr(&b), buf, sizeof buf, &t, "GET");
+    assert_int_equal(verify(&t, T2013 + 10, &a), 0);
+    buf_release(&b);
 }
 
 /* ---- errors ---------------------------------------------------------------------- */
