@@ -223,6 +223,7 @@ void s3_api_handler(struct s3_api *api, struct http_handler *out);
 #define S3_CLIENT_DELETE_BATCH 1000   /* keys per DeleteObjects request */
 #define S3_CLIENT_XML_MAX (16u << 20) /* a response body the client parses */
 #define S3_CLIENT_ERR_MAX 512
+#define S3_CLIENT_UPLOAD_ID_MAX 1024 /* AWS's are ~100 bytes, R2's ~200 */
 
 struct s3_client_config {
     const char *endpoint; /* "https://host[:port]", no path */
@@ -278,7 +279,9 @@ int s3_client_get_if(struct s3_client *c, const char *key, uint64_t off, uint64_
                      const char *if_match, s3_client_sink_fn sink, void *ctx,
                      struct s3_client_obj *out);
 /* PUT as s3_client_put_fd with extra request headers (name, value pairs: Content-Type,
- * x-amz-meta-*, Content-Disposition, ...), signed; at most 40 pairs. */
+ * x-amz-meta-*, Content-Disposition, ...), signed; at most 40 pairs. A condition
+ * (If-None-Match: *, If-Match: "etag") goes on the PUT, or on the Complete of a
+ * multipart upload; a remote that lost a conditional race answers -ERR_PRECONDITION. */
 int s3_client_put_fd_hdrs(struct s3_client *c, const char *key, int fd, uint64_t size,
                           const uint8_t *sha256, const char *const *hdrs, size_t n_hdrs,
                           struct s3_client_obj *out);
@@ -293,6 +296,36 @@ typedef int (*s3_client_upload_fn)(void *ctx, const char *key, const char *uploa
                                    int64_t initiated);
 int s3_client_uploads(struct s3_client *c, const char *prefix, s3_client_upload_fn fn, void *ctx);
 int s3_client_mpu_abort(struct s3_client *c, const char *key, const char *upload_id);
+
+/* Multipart calls one by one (the gateway passes a client's upload through). */
+int s3_client_mpu_create(struct s3_client *c, const char *key, const char *const *hdrs,
+                         size_t n_hdrs, char *upload_id, size_t cap);
+/* UploadPart of fd's first size bytes; sha256 NULL: UNSIGNED-PAYLOAD. out->etag quoted. */
+int s3_client_mpu_part(struct s3_client *c, const char *key, const char *upload_id, unsigned part,
+                       int fd, uint64_t size, const uint8_t *sha256, struct s3_client_obj *out);
+struct s3_client_part {
+    unsigned number;
+    char etag[80]; /* as the remote sent it */
+    uint64_t size;
+    int64_t mtime; /* seconds */
+};
+/* out->etag: the object's (quoted); a failure S3 puts in a 200 answer is a failure. */
+int s3_client_mpu_complete(struct s3_client *c, const char *key, const char *upload_id,
+                           const struct s3_client_part *parts, size_t n, struct s3_client_obj *out);
+/* One ListParts page: parts numbered above marker, at most max (1..1000). */
+typedef int (*s3_client_part_fn)(void *ctx, const struct s3_client_part *p);
+int s3_client_mpu_parts(struct s3_client *c, const char *key, const char *upload_id,
+                        unsigned marker, unsigned max, s3_client_part_fn fn, void *ctx,
+                        bool *truncated);
+
+/* Buckets. The client addresses one bucket at a time: cfg's, or the last set here. */
+int s3_client_set_bucket(struct s3_client *c, const char *bucket);
+int s3_client_bucket_create(struct s3_client *c); /* -ERR_EXISTS: owned already */
+int s3_client_bucket_head(struct s3_client *c);   /* -ERR_NO_SUCH_BUCKET when missing */
+int s3_client_bucket_delete(struct s3_client *c);
+/* ListBuckets: fn per bucket the keys can see (created: seconds). */
+typedef int (*s3_client_bucket_fn)(void *ctx, const char *name, int64_t created);
+int s3_client_buckets(struct s3_client *c, s3_client_bucket_fn fn, void *ctx);
 
 /* ---- the store's remote backend over the client (s3_remote.c) ---- */
 /* The operations of store.h's remote backend on cfg's bucket; impl for

@@ -19,22 +19,12 @@
 #include <unistd.h>
 
 #include "crypto/crypto.h"
-#include "s3/s3_sig_int.h"
+#include "s3/s3_client_int.h"
 
-#define HDRS_MAX 48
 #define CONNECT_TIMEOUT_DEFAULT_MS 10000L
 #define LOW_SPEED_BYTES 1L  /* below this many bytes/s ... */
 #define LOW_SPEED_SECS 60L  /* ... for this long, a request is a timeout */
 #define ERR_BODY_MAX 65536u /* an error body is read up to this */
-
-struct s3_client {
-    struct s3_client_config cfg; /* strings below are owned copies */
-    char *endpoint, *region, *bucket, *akid, *secret;
-    const char *scheme; /* points into endpoint */
-    char hostport[256];
-    char err[S3_CLIENT_ERR_MAX];
-    CURL *curl;
-};
 
 const char *s3_client_error(const struct s3_client *c)
 {
@@ -201,7 +191,7 @@ struct err_parse {
     bool seen;
 };
 
-static void copy_trunc(char *dst, size_t cap, const char *src)
+void s3c_copy_trunc(char *dst, size_t cap, const char *src)
 {
     if (!cap)
         return;
@@ -220,9 +210,9 @@ static int err_visit(void *ctx, const char *path, const char *text)
     if (!text)
         return 0;
     if (strcmp(path, "Error/Code") == 0)
-        copy_trunc(ep->code, ep->code_cap, text);
+        s3c_copy_trunc(ep->code, ep->code_cap, text);
     else if (strcmp(path, "Error/Message") == 0)
-        copy_trunc(ep->msg, ep->msg_cap, text);
+        s3c_copy_trunc(ep->msg, ep->msg_cap, text);
     return 0;
 }
 
@@ -235,8 +225,8 @@ int s3_client_error_parse(struct str body, char *code, size_t code_cap, char *ms
         return rc;
     if (!ep.seen)
         return -ERR_NOT_FOUND;
-    copy_trunc(code, code_cap, c);
-    copy_trunc(msg, msg_cap, m);
+    s3c_copy_trunc(code, code_cap, c);
+    s3c_copy_trunc(msg, msg_cap, m);
     return 0;
 }
 
@@ -285,7 +275,7 @@ static int list_visit(void *ctx, const char *path, const char *text)
     if (strcmp(path, CONTENTS "/Size") == 0)
         return str_to_u64(str_c(text), &lp->size) < 0 ? -ERR_MALFORMED_XML : 0;
     if (strcmp(path, CONTENTS "/ETag") == 0) {
-        copy_trunc(lp->etag, sizeof lp->etag, text);
+        s3c_copy_trunc(lp->etag, sizeof lp->etag, text);
         return 0;
     }
     if (strcmp(path, CONTENTS "/LastModified") == 0) {
@@ -320,31 +310,6 @@ int s3_client_list_parse(struct str body, s3_client_list_fn fn, void *ctx, bool 
 }
 
 /* ---- one request, with retries --------------------------------------------------- */
-
-struct req {
-    const char *op, *method, *key, *query;
-    const char *const *hdrs; /* name, value pairs */
-    size_t n_hdrs;
-    int fd; /* >= 0: the body is fd[off, off+len) */
-    uint64_t off, len;
-    const char *mem; /* or this body (POST) */
-    size_t mem_len;
-    bool has_mem;
-    const char *payload_hash;
-    s3_client_sink_fn sink; /* a 2xx body goes here, else into resp */
-    void *sink_ctx;
-    /* per attempt */
-    CURL *curl;
-    uint64_t sent;
-    struct buf resp;
-    struct s3_client_obj obj;
-    bool delivered;
-    int sink_rc;
-    struct buf *hdr_out; /* every response header line "name: value\n", when set */
-    /* where the error sentence goes */
-    char *err;
-    size_t err_cap;
-};
 
 static long status_of(CURL *h)
 {
@@ -423,12 +388,14 @@ static size_t on_read(char *p, size_t sz, size_t nm, void *ud)
     return (size_t)got;
 }
 
-static int err_from(const char *code, long status)
+int s3c_err_from(const char *code, long status)
 {
     if (code && *code)
         for (int e = ERR_NONE + 1; e < ERR_LAST; e++)
             if (err_http_status(-e) == status && strcmp(err_s3_code(-e), code) == 0)
                 return -e;
+    if (code && strcmp(code, "ConditionalRequestConflict") == 0)
+        return -ERR_PRECONDITION; /* AWS: a conditional write lost a race (409) */
     switch (status) {
     case 404:
         return -ERR_NOT_FOUND;
@@ -515,8 +482,15 @@ static int attempt_once(struct s3_client *c, struct req *rq, CURLcode *cc)
     CURL *h = rq->curl;
     int rc;
 
-    if ((rc = s3_client_target(&c->cfg, rq->key, &host, &path)) < 0)
+    if (rq->service) { /* ListBuckets: the endpoint's root, no bucket */
+        const char *se;
+        struct str hp;
+        if ((rc = split_endpoint(c->endpoint, &se, &hp)) < 0 || (rc = buf_addstr(&host, hp)) < 0 ||
+            (rc = buf_addc(&path, '/')) < 0)
+            goto out;
+    } else if ((rc = s3_client_target(&c->cfg, rq->key, &host, &path)) < 0) {
         goto out;
+    }
     if ((rc = buf_printf(&url, "%.*s%s%s%s%s", (int)(c->scheme - c->endpoint), c->endpoint,
                          buf_cstr(&host), buf_cstr(&path), rq->query ? "?" : "",
                          rq->query ? rq->query : "")) < 0)
@@ -549,8 +523,10 @@ static int attempt_once(struct s3_client *c, struct req *rq, CURLcode *cc)
         curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
         curl_easy_setopt(h, CURLOPT_READDATA, rq);
         curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->len);
-    } else if (strcmp(rq->method, "POST") == 0) {
-        curl_easy_setopt(h, CURLOPT_POST, 1L);
+    } else if (strcmp(rq->method, "POST") == 0 || strcmp(rq->method, "PUT") == 0) {
+        curl_easy_setopt(h, CURLOPT_POST, 1L); /* a body from memory, maybe empty */
+        if (rq->method[1] == 'U')
+            curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, "PUT");
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->has_mem ? rq->mem : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t)(rq->has_mem ? rq->mem_len : 0));
@@ -570,7 +546,7 @@ out:
     return rc;
 }
 
-static int perform(struct s3_client *c, struct req *rq)
+int s3c_perform(struct s3_client *c, struct req *rq)
 {
     int tries = c->cfg.retries + 1, rc = -ERR_IO;
     buf_init(&rq->resp, rq->sink ? ERR_BODY_MAX : S3_CLIENT_XML_MAX);
@@ -605,10 +581,12 @@ static int perform(struct s3_client *c, struct req *rq)
         if (s3_client_error_parse(buf_str(&rq->resp), code, sizeof code, msg, sizeof msg) < 0) {
             code[0] = msg[0] = '\0';
             if (st == 404)
-                copy_trunc(code, sizeof code,
-                           strcmp(rq->op, "HeadObject") ? "NotFound" : "NoSuchKey");
+                s3c_copy_trunc(code, sizeof code,
+                               strcmp(rq->op, "HeadObject") == 0   ? "NoSuchKey"
+                               : strcmp(rq->op, "HeadBucket") == 0 ? "NoSuchBucket"
+                                                                   : "NotFound");
         }
-        rc = err_from(code, st);
+        rc = s3c_err_from(code, st);
         sentence(c, rq, "HTTP %ld%s%s%s%s", st, code[0] ? " " : "", code, msg[0] ? ": " : "", msg);
         bool again = st >= 500 || st == 429 || strcmp(code, "SlowDown") == 0;
         if (!again || rq->delivered)
@@ -617,22 +595,17 @@ static int perform(struct s3_client *c, struct req *rq)
     return rc;
 }
 
-static int run(struct s3_client *c, struct req *rq)
+int s3c_run(struct s3_client *c, struct req *rq)
 {
     rq->curl = c->curl;
     rq->err = c->err;
     rq->err_cap = sizeof c->err;
     c->err[0] = '\0';
-    int rc = perform(c, rq);
+    int rc = s3c_perform(c, rq);
     if (rc == 0)
         c->err[0] = '\0';
     return rc;
 }
-
-#define REQ_INIT(c_op, c_method, c_key)                                                            \
-    {                                                                                              \
-        .op = (c_op), .method = (c_method), .key = (c_key), .fd = -1, .payload_hash = EMPTY_SHA256 \
-    }
 
 /* ---- lifetime ------------------------------------------------------------------- */
 
@@ -715,8 +688,8 @@ void s3_client_free(struct s3_client *c)
 }
 
 /* The client's error sentence (vsnprintf: truncation is expected and harmless). */
-static void cerr(struct s3_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void cerr(struct s3_client *c, const char *fmt, ...)
+void s3c_cerr(struct s3_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void s3c_cerr(struct s3_client *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -736,7 +709,7 @@ int s3_client_head_hdrs(struct s3_client *c, const char *key, struct s3_client_o
 {
     struct req rq = REQ_INIT("HeadObject", "HEAD", key);
     rq.hdr_out = hdr_lines;
-    int rc = run(c, &rq);
+    int rc = s3c_run(c, &rq);
     if (rc == 0 && out)
         *out = rq.obj;
     buf_release(&rq.resp);
@@ -746,7 +719,7 @@ int s3_client_head_hdrs(struct s3_client *c, const char *key, struct s3_client_o
 int s3_client_delete(struct s3_client *c, const char *key)
 {
     struct req rq = REQ_INIT("DeleteObject", "DELETE", key);
-    int rc = run(c, &rq);
+    int rc = s3c_run(c, &rq);
     buf_release(&rq.resp);
     return rc;
 }
@@ -786,7 +759,7 @@ int s3_client_get_if(struct s3_client *c, const char *key, uint64_t off, uint64_
     }
     rq.hdrs = nh ? hdrs : NULL;
     rq.n_hdrs = nh;
-    int rc = run(c, &rq);
+    int rc = s3c_run(c, &rq);
     if (rc == 0 && out)
         *out = rq.obj;
     buf_release(&rq.resp);
@@ -813,199 +786,12 @@ static int put_single(struct s3_client *c, const char *key, int fd, uint64_t siz
     rq.fd = fd;
     rq.len = size;
     rq.payload_hash = hash;
-    int rc = run(c, &rq);
+    int rc = s3c_run(c, &rq);
     if (rc == 0 && out) {
         *out = rq.obj;
         out->size = size;
     }
     buf_release(&rq.resp);
-    return rc;
-}
-
-struct upload_id_parse {
-    char id[1024];
-    char etag[80];
-};
-static int upload_visit(void *ctx, const char *path, const char *text)
-{
-    struct upload_id_parse *u = ctx;
-    if (text && strcmp(path, "InitiateMultipartUploadResult/UploadId") == 0)
-        copy_trunc(u->id, sizeof u->id, text);
-    if (text && strcmp(path, "CompleteMultipartUploadResult/ETag") == 0)
-        copy_trunc(u->etag, sizeof u->etag, text);
-    return 0;
-}
-
-struct mp {
-    struct s3_client *c;
-    const char *key;
-    int fd;
-    uint64_t size, part;
-    size_t n_parts;
-    const char *upload_q; /* "uploadId=<encoded>" */
-    char (*etags)[80];
-    pthread_mutex_t mu;
-    size_t next;
-    int rc; /* first failure */
-    char err[S3_CLIENT_ERR_MAX];
-};
-
-static void *part_worker(void *arg)
-{
-    struct mp *m = arg;
-    CURL *h = curl_easy_init();
-    char q[1200], err[S3_CLIENT_ERR_MAX];
-    for (;;) {
-        pthread_mutex_lock(&m->mu);
-        size_t i = m->next++;
-        bool stop = i >= m->n_parts || m->rc < 0 || !h;
-        if (!h && m->rc == 0) {
-            m->rc = -ERR_NOMEM;
-            snprintf(m->err, sizeof m->err, "S3 UploadPart: out of memory");
-        }
-        pthread_mutex_unlock(&m->mu);
-        if (stop)
-            break;
-        struct req rq = REQ_INIT("UploadPart", "PUT", m->key);
-        snprintf(q, sizeof q, "partNumber=%zu&%s", i + 1, m->upload_q);
-        rq.query = q;
-        rq.fd = m->fd;
-        rq.off = i * m->part;
-        rq.len = i + 1 == m->n_parts ? m->size - rq.off : m->part;
-        rq.payload_hash = UNSIGNED_PAYLOAD;
-        rq.curl = h;
-        rq.err = err;
-        rq.err_cap = sizeof err;
-        int rc = perform(m->c, &rq);
-        if (rc == 0 && !rq.obj.etag[0]) {
-            rc = -ERR_IO;
-            snprintf(err, sizeof err, "S3 UploadPart of '%s' at %s failed: no ETag in the answer",
-                     m->key, m->c->endpoint);
-        }
-        buf_release(&rq.resp);
-        pthread_mutex_lock(&m->mu);
-        if (rc == 0)
-            memcpy(m->etags[i], rq.obj.etag, sizeof m->etags[i]);
-        else if (m->rc == 0) {
-            m->rc = rc;
-            copy_trunc(m->err, sizeof m->err, err);
-        }
-        pthread_mutex_unlock(&m->mu);
-    }
-    if (h)
-        curl_easy_cleanup(h);
-    return NULL;
-}
-
-static int put_multipart(struct s3_client *c, const char *key, int fd, uint64_t size,
-                         const char *const *hdrs, size_t n_hdrs, struct s3_client_obj *out)
-{
-    struct upload_id_parse u = {0};
-    struct buf q = BUF_INIT, xml = BUF_INIT;
-    struct mp m = {.c = c, .key = key, .fd = fd, .size = size, .part = c->cfg.part_size};
-    pthread_t th[S3_CLIENT_PARALLEL_MAX];
-    int nth = 0, rc;
-    bool created = false;
-
-    pthread_mutex_init(&m.mu, NULL);
-    while ((size + m.part - 1) / m.part > S3_CLIENT_PARTS_MAX)
-        m.part *= 2;
-    m.n_parts = (size_t)((size + m.part - 1) / m.part);
-
-    struct req cr = REQ_INIT("CreateMultipartUpload", "POST", key);
-    cr.query = "uploads";
-    cr.hdrs = hdrs;
-    cr.n_hdrs = n_hdrs;
-    rc = run(c, &cr);
-    if (rc == 0 && (rc = s3_xml_parse(buf_str(&cr.resp), upload_visit, &u)) == 0 && !u.id[0])
-        rc = -ERR_MALFORMED_XML;
-    buf_release(&cr.resp);
-    if (rc < 0) {
-        if (!c->err[0])
-            cerr(c, "S3 CreateMultipartUpload of '%s' at %s failed: no UploadId in the answer", key,
-                 c->endpoint);
-        goto out;
-    }
-    created = true;
-    if ((rc = buf_adds(&q, "uploadId=")) < 0 || (rc = uri_encode(&q, str_c(u.id), false)) < 0)
-        goto out;
-    m.upload_q = buf_cstr(&q);
-    if (!(m.etags = calloc(m.n_parts, sizeof *m.etags))) {
-        rc = -ERR_NOMEM;
-        goto out;
-    }
-    for (int i = 0; i < c->cfg.parallel && (size_t)i < m.n_parts; i++) {
-        if (pthread_create(&th[nth], NULL, part_worker, &m) != 0)
-            break;
-        nth++;
-    }
-    if (nth == 0)
-        part_worker(&m); /* no thread to be had: the parts go one by one here */
-    for (int i = 0; i < nth; i++)
-        pthread_join(th[i], NULL);
-    if ((rc = m.rc) < 0) {
-        copy_trunc(c->err, sizeof c->err, m.err);
-        goto out;
-    }
-
-    rc = buf_adds(&xml, "<CompleteMultipartUpload>");
-    for (size_t i = 0; i < m.n_parts && rc == 0; i++) {
-        rc = buf_printf(&xml, "<Part><PartNumber>%zu</PartNumber><ETag>", i + 1);
-        if (rc == 0)
-            rc = s3_xml_escape(&xml, str_c(m.etags[i]));
-        if (rc == 0)
-            rc = buf_adds(&xml, "</ETag></Part>");
-    }
-    if (rc == 0)
-        rc = buf_adds(&xml, "</CompleteMultipartUpload>");
-    if (rc < 0)
-        goto out;
-    char hash[65];
-    const char *xml_hdrs[2] = {"Content-Type", "application/xml"};
-    crypto_sha256_hex(xml.ptr, xml.len, hash);
-    struct req co = REQ_INIT("CompleteMultipartUpload", "POST", key);
-    co.query = buf_cstr(&q);
-    co.mem = xml.ptr;
-    co.mem_len = xml.len;
-    co.has_mem = true;
-    co.payload_hash = hash;
-    co.hdrs = xml_hdrs;
-    co.n_hdrs = 1;
-    rc = run(c, &co);
-    if (rc == 0) {
-        /* S3 may answer 200 and put the failure in the body. */
-        char code[128], msg[S3_CLIENT_ERR_MAX];
-        if (s3_client_error_parse(buf_str(&co.resp), code, sizeof code, msg, sizeof msg) == 0) {
-            rc = err_from(code, 500);
-            cerr(c,
-                 "S3 CompleteMultipartUpload of '%s' in bucket '%s' at %s failed: HTTP 200 "
-                 "%s: %s",
-                 key, c->bucket, c->endpoint, code, msg);
-        } else {
-            s3_xml_parse(buf_str(&co.resp), upload_visit, &u);
-        }
-    }
-    buf_release(&co.resp);
-    if (rc == 0 && out) {
-        memset(out, 0, sizeof *out);
-        out->size = size;
-        copy_trunc(out->etag, sizeof out->etag, u.etag);
-    }
-out:
-    if (rc < 0 && created) {
-        char keep[S3_CLIENT_ERR_MAX];
-        copy_trunc(keep, sizeof keep, c->err);
-        struct req ab = REQ_INIT("AbortMultipartUpload", "DELETE", key);
-        ab.query = buf_cstr(&q);
-        if (q.len)
-            run(c, &ab);
-        buf_release(&ab.resp);
-        copy_trunc(c->err, sizeof c->err, keep); /* the first failure is the story */
-    }
-    pthread_mutex_destroy(&m.mu);
-    free(m.etags);
-    buf_release(&q);
-    buf_release(&xml);
     return rc;
 }
 
@@ -1021,7 +807,7 @@ int s3_client_put_fd_hdrs(struct s3_client *c, const char *key, int fd, uint64_t
 {
     char hash[65];
     if (size >= c->cfg.multipart_threshold && size > c->cfg.part_size)
-        return put_multipart(c, key, fd, size, hdrs, n_hdrs, out);
+        return s3c_put_multipart(c, key, fd, size, hdrs, n_hdrs, out);
     if (sha256)
         hex_encode(sha256, 32, hash);
     return put_single(c, key, fd, size, sha256 ? hash : UNSIGNED_PAYLOAD, hdrs, n_hdrs, out);
@@ -1037,11 +823,11 @@ static int del_visit(void *ctx, const char *path, const char *text)
     if (d->failed || !text)
         return 0;
     if (strcmp(path, "DeleteResult/Error/Key") == 0)
-        copy_trunc(d->key, sizeof d->key, text);
+        s3c_copy_trunc(d->key, sizeof d->key, text);
     else if (strcmp(path, "DeleteResult/Error/Code") == 0)
-        copy_trunc(d->code, sizeof d->code, text);
+        s3c_copy_trunc(d->code, sizeof d->code, text);
     else if (strcmp(path, "DeleteResult/Error/Message") == 0)
-        copy_trunc(d->msg, sizeof d->msg, text);
+        s3c_copy_trunc(d->msg, sizeof d->msg, text);
     return 0;
 }
 
@@ -1076,17 +862,17 @@ static int delete_batch(struct s3_client *c, const char *const *keys, size_t n)
     rq.payload_hash = hash;
     rq.hdrs = hdrs;
     rq.n_hdrs = 2;
-    rc = run(c, &rq);
+    rc = s3c_run(c, &rq);
     if (rc == 0) {
         struct del_parse d = {0};
         rc = s3_xml_parse(buf_str(&rq.resp), del_visit, &d);
         if (rc < 0)
-            cerr(c, "S3 DeleteObjects in bucket '%s' at %s failed: the answer is not XML",
-                 c->bucket, c->endpoint);
+            s3c_cerr(c, "S3 DeleteObjects in bucket '%s' at %s failed: the answer is not XML",
+                     c->bucket, c->endpoint);
         else if (d.code[0]) {
-            rc = err_from(d.code, 0);
-            cerr(c, "S3 DeleteObjects in bucket '%s' at %s failed for '%s': %s: %s", c->bucket,
-                 c->endpoint, d.key, d.code, d.msg);
+            rc = s3c_err_from(d.code, 0);
+            s3c_cerr(c, "S3 DeleteObjects in bucket '%s' at %s failed for '%s': %s: %s", c->bucket,
+                     c->endpoint, d.key, d.code, d.msg);
         }
     }
     buf_release(&rq.resp);
@@ -1130,20 +916,20 @@ int s3_client_list(struct s3_client *c, const char *prefix, s3_client_list_fn fn
             break;
         struct req rq = REQ_INIT("ListObjectsV2", "GET", NULL);
         rq.query = buf_cstr(&q);
-        rc = run(c, &rq);
+        rc = s3c_run(c, &rq);
         if (rc == 0) {
             rc = s3_client_list_parse(buf_str(&rq.resp), fn, ctx, &truncated, &token);
             if (rc == -ERR_MALFORMED_XML)
-                cerr(c,
-                     "S3 ListObjectsV2 in bucket '%s' at %s failed: the answer is not a "
-                     "ListBucketResult",
-                     c->bucket, c->endpoint);
+                s3c_cerr(c,
+                         "S3 ListObjectsV2 in bucket '%s' at %s failed: the answer is not a "
+                         "ListBucketResult",
+                         c->bucket, c->endpoint);
             else if (rc == 0 && truncated && !token.len) {
                 rc = -ERR_MALFORMED_XML;
-                cerr(c,
-                     "S3 ListObjectsV2 in bucket '%s' at %s failed: truncated without a "
-                     "NextContinuationToken",
-                     c->bucket, c->endpoint);
+                s3c_cerr(c,
+                         "S3 ListObjectsV2 in bucket '%s' at %s failed: truncated without a "
+                         "NextContinuationToken",
+                         c->bucket, c->endpoint);
             }
         }
         buf_release(&rq.resp);
@@ -1174,17 +960,17 @@ int s3_client_list_page(struct s3_client *c, const char *prefix, const char *aft
     }
     struct req rq = REQ_INIT("ListObjectsV2", "GET", NULL);
     rq.query = buf_cstr(&q);
-    rc = run(c, &rq);
+    rc = s3c_run(c, &rq);
     if (rc == 0) {
         struct list_parse lp = {.fn2 = fn, .ctx = ctx};
         buf_init(&lp.key, 8192);
         rc = s3_xml_parse(buf_str(&rq.resp), list_visit, &lp);
         buf_release(&lp.key);
         if (rc == -ERR_MALFORMED_XML)
-            cerr(c,
-                 "S3 ListObjectsV2 in bucket '%s' at %s failed: the answer is not a "
-                 "ListBucketResult",
-                 c->bucket, c->endpoint);
+            s3c_cerr(c,
+                     "S3 ListObjectsV2 in bucket '%s' at %s failed: the answer is not a "
+                     "ListBucketResult",
+                     c->bucket, c->endpoint);
         if (rc == 0)
             *truncated = lp.truncated;
     }
@@ -1193,137 +979,106 @@ int s3_client_list_page(struct s3_client *c, const char *prefix, const char *aft
     return rc;
 }
 
-#define UPLOADS_PATH "ListMultipartUploadsResult/"
-struct uploads_parse {
-    s3_client_upload_fn fn;
-    void *ctx;
-    char key[1100], id[1024];
-    int64_t initiated;
-    bool truncated;
-    struct buf next_key, next_id;
-};
+/* ---- buckets ---- */
 
-static int uploads_visit(void *ctx, const char *path, const char *text)
+int s3_client_set_bucket(struct s3_client *c, const char *bucket)
 {
-    struct uploads_parse *u = ctx;
-    if (strcmp(path, UPLOADS_PATH "Upload") == 0) {
-        if (text)
-            return 0;
-        int rc = u->key[0] && u->id[0] ? u->fn(u->ctx, u->key, u->id, u->initiated) : 0;
-        u->key[0] = u->id[0] = '\0';
-        u->initiated = 0;
-        return rc;
-    }
-    if (!text)
+    if (strcmp(c->bucket, bucket) == 0)
         return 0;
-    if (strcmp(path, UPLOADS_PATH "Upload/Key") == 0)
-        copy_trunc(u->key, sizeof u->key, text);
-    else if (strcmp(path, UPLOADS_PATH "Upload/UploadId") == 0)
-        copy_trunc(u->id, sizeof u->id, text);
-    else if (strcmp(path, UPLOADS_PATH "Upload/Initiated") == 0 &&
-             time_parse_iso8601(str_c(text), &u->initiated) < 0)
-        u->initiated = 0;
-    else if (strcmp(path, UPLOADS_PATH "IsTruncated") == 0)
-        u->truncated = strcmp(text, "true") == 0;
-    else if (strcmp(path, UPLOADS_PATH "NextKeyMarker") == 0) {
-        buf_reset(&u->next_key);
-        return buf_adds(&u->next_key, text);
-    } else if (strcmp(path, UPLOADS_PATH "NextUploadIdMarker") == 0) {
-        buf_reset(&u->next_id);
-        return buf_adds(&u->next_id, text);
-    }
+    char *b = strdup(bucket);
+    if (!b)
+        return -ERR_NOMEM;
+    free(c->bucket);
+    c->bucket = b;
+    c->cfg.bucket = b;
     return 0;
 }
 
-int s3_client_uploads(struct s3_client *c, const char *prefix, s3_client_upload_fn fn, void *ctx)
+int s3_client_bucket_create(struct s3_client *c)
 {
-    struct uploads_parse u = {.fn = fn, .ctx = ctx, .truncated = true};
-    struct buf q = BUF_INIT, km = BUF_INIT, im = BUF_INIT;
+    struct buf xml = BUF_INIT;
+    char hash[65];
+    const char *hdrs[2] = {"Content-Type", "application/xml"};
     int rc = 0;
-    buf_init(&u.next_key, 4096);
-    buf_init(&u.next_id, 4096);
-    for (int page = 0; u.truncated && rc == 0; page++) {
-        buf_reset(&q);
-        if (km.len) {
-            rc = buf_adds(&q, "key-marker=");
-            if (rc == 0)
-                rc = uri_encode(&q, buf_str(&km), false);
-            if (rc == 0)
-                rc = buf_addc(&q, '&');
-        }
-        if (rc == 0 && prefix && *prefix) {
-            rc = buf_adds(&q, "prefix=");
-            if (rc == 0)
-                rc = uri_encode(&q, str_c(prefix), false);
-            if (rc == 0)
-                rc = buf_addc(&q, '&');
-        }
-        if (rc == 0 && im.len) {
-            rc = buf_adds(&q, "upload-id-marker=");
-            if (rc == 0)
-                rc = uri_encode(&q, buf_str(&im), false);
-            if (rc == 0)
-                rc = buf_addc(&q, '&');
-        }
-        if (rc == 0)
-            rc = buf_adds(&q, "uploads=");
-        if (rc < 0)
-            break;
-        struct req rq = REQ_INIT("ListMultipartUploads", "GET", NULL);
-        rq.query = buf_cstr(&q);
-        rc = run(c, &rq);
-        if (rc == 0) {
-            u.truncated = false;
-            buf_reset(&u.next_key);
-            buf_reset(&u.next_id);
-            rc = s3_xml_parse(buf_str(&rq.resp), uploads_visit, &u);
-            if (rc == -ERR_MALFORMED_XML)
-                cerr(c,
-                     "S3 ListMultipartUploads in bucket '%s' at %s failed: the answer is not "
-                     "XML",
-                     c->bucket, c->endpoint);
-            if (rc == 0 && u.truncated) {
-                if (!u.next_key.len || (buf_str(&u.next_key).len == km.len &&
-                                        memcmp(u.next_key.ptr, km.ptr, km.len) == 0 &&
-                                        buf_str(&u.next_id).len == im.len &&
-                                        memcmp(u.next_id.ptr ? u.next_id.ptr : "",
-                                               im.ptr ? im.ptr : "", im.len) == 0)) {
-                    rc = -ERR_MALFORMED_XML;
-                    cerr(c,
-                         "S3 ListMultipartUploads in bucket '%s' at %s failed: truncated "
-                         "without a new marker",
-                         c->bucket, c->endpoint);
-                } else {
-                    buf_reset(&km);
-                    buf_reset(&im);
-                    rc = buf_addstr(&km, buf_str(&u.next_key));
-                    if (rc == 0 && u.next_id.len)
-                        rc = buf_addstr(&im, buf_str(&u.next_id));
-                }
-            }
-        }
-        buf_release(&rq.resp);
-    }
-    buf_release(&u.next_key);
-    buf_release(&u.next_id);
-    buf_release(&q);
-    buf_release(&km);
-    buf_release(&im);
+    /* Outside us-east-1 (and R2's "auto"), AWS wants the region said again. */
+    if (strcmp(c->region, "us-east-1") != 0 && strcmp(c->region, "auto") != 0)
+        rc = buf_printf(&xml,
+                        "<CreateBucketConfiguration><LocationConstraint>%s</LocationConstraint>"
+                        "</CreateBucketConfiguration>",
+                        c->region);
+    if (rc < 0)
+        return rc;
+    crypto_sha256_hex(xml.ptr ? xml.ptr : "", xml.len, hash);
+    struct req rq = REQ_INIT("CreateBucket", "PUT", NULL);
+    rq.mem = xml.ptr ? xml.ptr : "";
+    rq.mem_len = xml.len;
+    rq.has_mem = true;
+    rq.payload_hash = hash;
+    rq.hdrs = hdrs;
+    rq.n_hdrs = xml.len ? 1 : 0;
+    rc = s3c_run(c, &rq);
+    if (rc < 0 && strstr(c->err, " BucketAlreadyOwnedByYou")) /* no code of ours has it */
+        rc = -ERR_EXISTS;
+    buf_release(&rq.resp);
+    buf_release(&xml);
     return rc;
 }
 
-int s3_client_mpu_abort(struct s3_client *c, const char *key, const char *upload_id)
+int s3_client_bucket_head(struct s3_client *c)
 {
-    struct buf q = BUF_INIT;
-    int rc = buf_adds(&q, "uploadId=");
-    if (rc == 0)
-        rc = uri_encode(&q, str_c(upload_id), false);
-    if (rc == 0) {
-        struct req rq = REQ_INIT("AbortMultipartUpload", "DELETE", key);
-        rq.query = buf_cstr(&q);
-        rc = run(c, &rq);
-        buf_release(&rq.resp);
+    struct req rq = REQ_INIT("HeadBucket", "HEAD", NULL);
+    int rc = s3c_run(c, &rq);
+    buf_release(&rq.resp);
+    return rc;
+}
+
+int s3_client_bucket_delete(struct s3_client *c)
+{
+    struct req rq = REQ_INIT("DeleteBucket", "DELETE", NULL);
+    int rc = s3c_run(c, &rq);
+    buf_release(&rq.resp);
+    return rc;
+}
+
+#define BUCKETS_PATH "ListAllMyBucketsResult/Buckets/Bucket"
+struct buckets_parse {
+    s3_client_bucket_fn fn;
+    void *ctx;
+    char name[64]; /* S3 bucket names: 3..63 */
+    int64_t created;
+};
+
+static int buckets_visit(void *ctx, const char *path, const char *text)
+{
+    struct buckets_parse *bp = ctx;
+    if (strcmp(path, BUCKETS_PATH) == 0) {
+        if (text)
+            return 0;
+        int rc = bp->name[0] ? bp->fn(bp->ctx, bp->name, bp->created) : 0;
+        bp->name[0] = '\0';
+        bp->created = 0;
+        return rc;
     }
-    buf_release(&q);
+    if (text && strcmp(path, BUCKETS_PATH "/Name") == 0)
+        s3c_copy_trunc(bp->name, sizeof bp->name, text);
+    else if (text && strcmp(path, BUCKETS_PATH "/CreationDate") == 0 &&
+             time_parse_iso8601(str_c(text), &bp->created) < 0)
+        bp->created = 0;
+    return 0;
+}
+
+int s3_client_buckets(struct s3_client *c, s3_client_bucket_fn fn, void *ctx)
+{
+    struct req rq = REQ_INIT("ListBuckets", "GET", NULL);
+    rq.service = true;
+    int rc = s3c_run(c, &rq);
+    if (rc == 0) {
+        struct buckets_parse bp = {.fn = fn, .ctx = ctx};
+        rc = s3_xml_parse(buf_str(&rq.resp), buckets_visit, &bp);
+        if (rc == -ERR_MALFORMED_XML)
+            s3c_cerr(c, "S3 ListBuckets at %s failed: the answer is not a ListAllMyBucketsResult",
+                     c->endpoint);
+    }
+    buf_release(&rq.resp);
     return rc;
 }
