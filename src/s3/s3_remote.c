@@ -20,6 +20,12 @@
 
 #define S3_REMOTE_IDLE_MAX 32
 #define SHA_HEADER "x-amz-meta-tollgate-sha256"
+#define OWN_META "x-amz-meta-tollgate-" /* the store's own headers, never user metadata */
+/* A checksum a client sent (x-amz-checksum-ALG) is kept as OWN_META "checksum-ALG": the
+ * gateway has verified it, and every remote returns metadata (not all return checksums). */
+#define CKSUM_META OWN_META "checksum-"
+#define CKSUM_HDR "x-amz-checksum-"
+#define CKSUMS_MAX 4
 #define PUT_HDRS_MAX 40 /* name/value pairs sent with a PUT */
 
 struct s3_remote {
@@ -29,16 +35,25 @@ struct s3_remote {
     unsigned n_idle;
 };
 
-static int client_get(struct s3_remote *r, struct s3_client **out)
+static void client_put(struct s3_remote *r, struct s3_client *c);
+
+/* A client addressing bucket (NULL: the configured one). */
+static int client_get(struct s3_remote *r, const char *bucket, struct s3_client **out)
 {
+    struct s3_client *c = NULL;
+    int rc = 0;
     pthread_mutex_lock(&r->mu);
-    if (r->n_idle) {
-        *out = r->idle[--r->n_idle];
-        pthread_mutex_unlock(&r->mu);
-        return 0;
-    }
+    if (r->n_idle)
+        c = r->idle[--r->n_idle];
     pthread_mutex_unlock(&r->mu);
-    return s3_client_new(&r->cfg, out);
+    if (!c && (rc = s3_client_new(&r->cfg, &c)) < 0)
+        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+    if ((rc = s3_client_set_bucket(c, bucket ? bucket : r->cfg.bucket)) < 0) {
+        client_put(r, c);
+        return rc;
+    }
+    *out = c;
+    return 0;
 }
 
 static void client_put(struct s3_remote *r, struct s3_client *c)
@@ -52,15 +67,19 @@ static void client_put(struct s3_remote *r, struct s3_client *c)
     s3_client_free(c);
 }
 
-/* What the store sees of a client failure. */
+/* What the store sees of a client failure: the remote's answer to a client's mistake
+ * (4xx: a missing key, bucket or upload, a failed condition, a bad part list, ...) as
+ * the same error; the remote failing or refusing the gateway's own keys as -ERR_REMOTE,
+ * logged. */
 static int mapped(struct s3_client *c, int rc)
 {
     if (rc >= 0)
         return rc;
     if (rc == -ERR_NO_SUCH_KEY || rc == -ERR_NOT_FOUND)
         return -ERR_NO_SUCH_KEY;
-    if (rc == -ERR_PRECONDITION || rc == -ERR_RANGE || rc == -ERR_NO_SUCH_UPLOAD ||
-        rc == -ERR_NOMEM)
+    int st = rc > -ERR_NONE ? 0 : err_http_status(rc);
+    if (rc == -ERR_NOMEM || rc == -ERR_EXISTS ||
+        (st >= 400 && st < 500 && st != 401 && st != 403 && rc != -ERR_RATE_LIMITED))
         return rc;
     tg_log_warn("store: %s", s3_client_error(c)[0] ? s3_client_error(c) : err_message(rc));
     return -ERR_REMOTE;
@@ -116,10 +135,17 @@ static int info_from_headers(struct str lines, const struct s3_client_obj *o,
                 lname[i] = (char)(name.ptr[i] >= 'A' && name.ptr[i] <= 'Z' ? name.ptr[i] + 32
                                                                            : name.ptr[i]);
             lname[name.len] = '\0';
-            bool keep = strncmp(lname, "x-amz-meta-", 11) == 0;
+            val = str_trim(val);
+            if (strncmp(lname, CKSUM_META, strlen(CKSUM_META)) == 0) {
+                char cname[300];
+                snprintf(cname, sizeof cname, CKSUM_HDR "%s", lname + strlen(CKSUM_META));
+                json_object_set_new(obj, cname, json_stringn(val.ptr, val.len));
+                continue;
+            }
+            bool keep = strncmp(lname, "x-amz-meta-", 11) == 0 &&
+                        strncmp(lname, OWN_META, strlen(OWN_META)) != 0;
             for (const char *const *k = KEPT; !keep && *k; k++)
                 keep = strcmp(lname, *k) == 0;
-            val = str_trim(val);
             if (keep)
                 json_object_set_new(obj, lname, json_stringn(val.ptr, val.len));
         }
@@ -134,15 +160,15 @@ static int info_from_headers(struct str lines, const struct s3_client_obj *o,
     return 0;
 }
 
-static int op_head(void *impl, const char *key, struct store_obj_info *out)
+static int op_head(void *impl, const char *bucket, const char *key, struct store_obj_info *out)
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
     struct buf lines = BUF_INIT;
     struct s3_client_obj o;
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+        return rc;
     buf_init(&lines, 64 * 1024);
     rc = mapped(c, s3_client_head_hdrs(c, key, &o, &lines));
     if (rc == 0)
@@ -169,15 +195,15 @@ static int wrap_sink(void *ctx, const void *p, size_t n)
     return rc;
 }
 
-static int op_get(void *impl, const char *key, uint64_t off, uint64_t len, const char *if_match,
-                  int (*sink)(void *ctx, const void *p, size_t n), void *ctx)
+static int op_get(void *impl, const char *bucket, const char *key, uint64_t off, uint64_t len,
+                  const char *if_match, int (*sink)(void *ctx, const void *p, size_t n), void *ctx)
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
     struct sink_wrap w = {sink, ctx, 0};
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+        return rc;
     rc = s3_client_get_if(c, key, off, len, if_match, wrap_sink, &w, NULL);
     rc = w.rc < 0 ? w.rc : mapped(c, rc);
     client_put(r, c);
@@ -186,69 +212,103 @@ static int op_get(void *impl, const char *key, uint64_t off, uint64_t len, const
 
 /* ---- PUT ---- */
 
-static int op_put(void *impl, const char *key, int fd, uint64_t size, const uint8_t sha256[32],
-                  const struct store_attrs *attrs, char etag_out[STORE_ETAG_MAX])
+static void etag_unquote(const char *in, char out[STORE_ETAG_MAX])
+{
+    struct str et = str_c(in);
+    if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
+        et = str_n(et.ptr + 1, et.len - 2);
+    if (str_copy(et, out, STORE_ETAG_MAX) < 0)
+        out[0] = '\0';
+}
+
+/* The request headers an object is written with: Content-Type, the SHA-256 when known
+ * (shahex), the stored headers of attrs->meta_json (*obj holds their strings; ck the
+ * names of the checksums, as CKSUM_META). */
+static int attrs_headers(const struct store_attrs *attrs, const char *shahex,
+                         const char *hdrs[2 * PUT_HDRS_MAX], size_t *n_out, json_t **obj,
+                         char ck[CKSUMS_MAX][64])
+{
+    size_t n = 0, nck = 0;
+    *obj = NULL;
+    hdrs[2 * n] = "Content-Type";
+    hdrs[2 * n + 1] =
+        attrs && attrs->content_type ? attrs->content_type : "application/octet-stream";
+    n++;
+    if (shahex) {
+        hdrs[2 * n] = SHA_HEADER;
+        hdrs[2 * n + 1] = shahex;
+        n++;
+    }
+    if (attrs && attrs->meta_json && strcmp(attrs->meta_json, "{}") != 0) {
+        if (!(*obj = json_loads(attrs->meta_json, 0, NULL)))
+            return -ERR_INTERNAL;
+        const char *name;
+        json_t *v;
+        json_object_foreach(*obj, name, v)
+        {
+            if (!json_is_string(v) || strncasecmp(name, OWN_META, strlen(OWN_META)) == 0)
+                continue;
+            if (n == PUT_HDRS_MAX)
+                return -ERR_METADATA_TOO_LARGE;
+            const char *hname = name; /* (name itself drives the iteration) */
+            if (strncasecmp(name, CKSUM_HDR, strlen(CKSUM_HDR)) == 0) {
+                if (nck == CKSUMS_MAX || strlen(name) - strlen(CKSUM_HDR) > 20)
+                    continue;
+                snprintf(ck[nck], sizeof ck[nck], CKSUM_META "%s", name + strlen(CKSUM_HDR));
+                hname = ck[nck++];
+            }
+            hdrs[2 * n] = hname;
+            hdrs[2 * n + 1] = json_string_value(v);
+            n++;
+        }
+    }
+    *n_out = n;
+    return 0;
+}
+
+static int op_put(void *impl, const char *bucket, const char *key, int fd, uint64_t size,
+                  const uint8_t sha256[32], const struct store_attrs *attrs,
+                  const struct store_write_cond *cond, char etag_out[STORE_ETAG_MAX])
 {
     struct s3_remote *r = impl;
     struct s3_client *c = NULL;
-    const char *hdrs[2 * PUT_HDRS_MAX];
+    const char *hdrs[2 * (PUT_HDRS_MAX + 1)];
     size_t n = 0;
-    char shahex[65];
+    char shahex[65], ck[CKSUMS_MAX][64], quoted[STORE_ETAG_MAX + 2];
     json_t *obj = NULL;
     struct s3_client_obj o;
     int rc;
 
     hex_encode(sha256, 32, shahex);
-    hdrs[2 * n] = "Content-Type";
-    hdrs[2 * n + 1] =
-        attrs && attrs->content_type ? attrs->content_type : "application/octet-stream";
-    n++;
-    hdrs[2 * n] = SHA_HEADER;
-    hdrs[2 * n + 1] = shahex;
-    n++;
-    if (attrs && attrs->meta_json && strcmp(attrs->meta_json, "{}") != 0) {
-        if (!(obj = json_loads(attrs->meta_json, 0, NULL)))
-            return -ERR_INTERNAL;
-        const char *name;
-        json_t *v;
-        json_object_foreach(obj, name, v)
-        {
-            if (!json_is_string(v) || strncasecmp(name, "x-amz-checksum-", 15) == 0 ||
-                strcasecmp(name, SHA_HEADER) == 0)
-                continue; /* the remote computes its own checksums */
-            if (n == PUT_HDRS_MAX) {
-                json_decref(obj);
-                return -ERR_METADATA_TOO_LARGE;
-            }
-            hdrs[2 * n] = name;
-            hdrs[2 * n + 1] = json_string_value(v);
-            n++;
-        }
-    }
-    if ((rc = client_get(r, &c)) < 0) {
-        rc = rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+    if ((rc = attrs_headers(attrs, shahex, hdrs, &n, &obj, ck)) < 0 ||
+        (rc = client_get(r, bucket, &c)) < 0)
         goto out;
+    /* the remote checks the condition as it writes: atomic where it supports them */
+    if (cond && cond->if_none_match_any) {
+        hdrs[2 * n] = "If-None-Match";
+        hdrs[2 * n++ + 1] = "*";
+    } else if (cond && cond->if_match) {
+        snprintf(quoted, sizeof quoted, strcmp(cond->if_match, "*") ? "\"%s\"" : "%s",
+                 cond->if_match);
+        hdrs[2 * n] = "If-Match";
+        hdrs[2 * n++ + 1] = quoted;
     }
     rc = mapped(c, s3_client_put_fd_hdrs(c, key, fd, size, sha256, hdrs, n, &o));
-    if (rc == 0) {
-        struct str et = str_c(o.etag);
-        if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
-            et = str_n(et.ptr + 1, et.len - 2);
-        str_copy(et, etag_out, STORE_ETAG_MAX);
-    }
+    if (rc == 0)
+        etag_unquote(o.etag, etag_out);
     client_put(r, c);
 out:
     json_decref(obj);
     return rc;
 }
 
-static int op_del(void *impl, const char *key)
+static int op_del(void *impl, const char *bucket, const char *key)
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+        return rc;
     rc = s3_client_delete(c, key);
     rc = rc == -ERR_NO_SUCH_KEY || rc == -ERR_NOT_FOUND ? 0 : mapped(c, rc);
     client_put(r, c);
@@ -267,11 +327,7 @@ static int list_visit(void *ctx, const char *key, uint64_t size, const char *eta
 {
     struct list_wrap *w = ctx;
     char e[STORE_ETAG_MAX];
-    struct str et = str_c(etag);
-    if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
-        et = str_n(et.ptr + 1, et.len - 2);
-    if (str_copy(et, e, sizeof e) < 0)
-        e[0] = '\0';
+    etag_unquote(etag, e);
     struct store_remote_obj o = {key, size, mtime * 1000000, e};
     int rc = w->fn(w->ctx, &o);
     if (rc < 0)
@@ -279,18 +335,82 @@ static int list_visit(void *ctx, const char *key, uint64_t size, const char *eta
     return rc;
 }
 
-static int op_list(void *impl, const char *prefix, const char *after, unsigned max,
-                   int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx,
+static int op_list(void *impl, const char *bucket, const char *prefix, const char *after,
+                   unsigned max, int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx,
                    bool *truncated)
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
     struct list_wrap w = {fn, ctx, 0};
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+        return rc;
     rc = s3_client_list_page(c, prefix, after, max, list_visit, &w, truncated);
     rc = w.rc < 0 ? w.rc : mapped(c, rc);
+    client_put(r, c);
+    return rc;
+}
+
+/* ---- buckets ---- */
+
+static int op_bucket_create(void *impl, const char *bucket)
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    int rc = client_get(r, bucket, &c);
+    if (rc < 0)
+        return rc;
+    rc = mapped(c, s3_client_bucket_create(c));
+    client_put(r, c);
+    return rc;
+}
+
+static int op_bucket_head(void *impl, const char *bucket)
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    int rc = client_get(r, bucket, &c);
+    if (rc < 0)
+        return rc;
+    rc = s3_client_bucket_head(c);
+    rc = rc == -ERR_NOT_FOUND ? -ERR_NO_SUCH_BUCKET : mapped(c, rc);
+    client_put(r, c);
+    return rc;
+}
+
+static int op_bucket_delete(void *impl, const char *bucket)
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    int rc = client_get(r, bucket, &c);
+    if (rc < 0)
+        return rc;
+    rc = mapped(c, s3_client_bucket_delete(c));
+    client_put(r, c);
+    return rc;
+}
+
+struct bucket_wrap {
+    int (*fn)(void *ctx, const char *name, int64_t created_us);
+    void *ctx;
+};
+
+static int bucket_visit(void *ctx, const char *name, int64_t created)
+{
+    struct bucket_wrap *w = ctx;
+    return w->fn(w->ctx, name, created * 1000000);
+}
+
+static int op_buckets(void *impl, int (*fn)(void *ctx, const char *name, int64_t created_us),
+                      void *ctx)
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    struct bucket_wrap w = {fn, ctx};
+    int rc = client_get(r, NULL, &c);
+    if (rc < 0)
+        return rc;
+    rc = mapped(c, s3_client_buckets(c, bucket_visit, &w));
     client_put(r, c);
     return rc;
 }
@@ -308,7 +428,7 @@ static int up_visit(void *ctx, const char *key, const char *upload_id, int64_t i
     return w->fn(w->ctx, key, upload_id, initiated * 1000000);
 }
 
-static int op_uploads(void *impl,
+static int op_uploads(void *impl, const char *bucket,
                       int (*fn)(void *ctx, const char *key, const char *upload_id,
                                 int64_t initiated_us),
                       void *ctx)
@@ -316,25 +436,117 @@ static int op_uploads(void *impl,
     struct s3_remote *r = impl;
     struct s3_client *c;
     struct up_wrap w = {fn, ctx};
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
+        return rc;
     rc = mapped(c, s3_client_uploads(c, NULL, up_visit, &w));
     client_put(r, c);
     return rc;
 }
 
-static int op_abort(void *impl, const char *key, const char *upload_id)
+static int op_abort(void *impl, const char *bucket, const char *key, const char *upload_id)
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
-    int rc = client_get(r, &c);
+    int rc = client_get(r, bucket, &c);
     if (rc < 0)
-        return rc == -ERR_NOMEM ? rc : -ERR_REMOTE;
-    rc = s3_client_mpu_abort(c, key, upload_id);
-    rc = rc == -ERR_NO_SUCH_UPLOAD || rc == -ERR_NOT_FOUND ? 0 : mapped(c, rc);
+        return rc;
+    rc = mapped(c, s3_client_mpu_abort(c, key, upload_id));
     client_put(r, c);
+    return rc == -ERR_NO_SUCH_KEY ? -ERR_NO_SUCH_UPLOAD : rc;
+}
+
+static int op_mpu_create(void *impl, const char *bucket, const char *key,
+                         const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX])
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c = NULL;
+    const char *hdrs[2 * PUT_HDRS_MAX];
+    size_t n = 0;
+    json_t *obj = NULL;
+    char ck[CKSUMS_MAX][64];
+    int rc;
+    if ((rc = attrs_headers(attrs, NULL, hdrs, &n, &obj, ck)) == 0 &&
+        (rc = client_get(r, bucket, &c)) == 0) {
+        rc = mapped(c, s3_client_mpu_create(c, key, hdrs, n, upload_id, STORE_UPLOAD_ID_MAX));
+        client_put(r, c);
+    }
+    json_decref(obj);
     return rc;
+}
+
+static int op_mpu_part(void *impl, const char *bucket, const char *key, const char *upload_id,
+                       unsigned part, int fd, uint64_t size, const uint8_t sha256[32],
+                       char etag_out[STORE_ETAG_MAX])
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    struct s3_client_obj o;
+    int rc = client_get(r, bucket, &c);
+    if (rc < 0)
+        return rc;
+    rc = mapped(c, s3_client_mpu_part(c, key, upload_id, part, fd, size, sha256, &o));
+    if (rc == 0)
+        etag_unquote(o.etag, etag_out);
+    client_put(r, c);
+    return rc == -ERR_NO_SUCH_KEY ? -ERR_NO_SUCH_UPLOAD : rc;
+}
+
+static int op_mpu_complete(void *impl, const char *bucket, const char *key, const char *upload_id,
+                           const struct store_mpu_part *parts, size_t n,
+                           char etag_out[STORE_ETAG_MAX])
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c = NULL;
+    struct s3_client_obj o;
+    struct s3_client_part *cp = calloc(n, sizeof *cp);
+    int rc = cp ? client_get(r, bucket, &c) : -ERR_NOMEM;
+    if (rc == 0) {
+        for (size_t i = 0; i < n; i++) {
+            cp[i].number = parts[i].part;
+            snprintf(cp[i].etag, sizeof cp[i].etag, "\"%s\"", parts[i].etag);
+        }
+        rc = mapped(c, s3_client_mpu_complete(c, key, upload_id, cp, n, &o));
+        if (rc == 0)
+            etag_unquote(o.etag, etag_out);
+        client_put(r, c);
+    }
+    free(cp);
+    return rc == -ERR_NO_SUCH_KEY ? -ERR_NO_SUCH_UPLOAD : rc;
+}
+
+struct part_wrap {
+    int (*fn)(void *ctx, const struct store_mpu_part *p);
+    void *ctx;
+    int rc;
+};
+
+static int part_visit(void *ctx, const struct s3_client_part *p)
+{
+    struct part_wrap *w = ctx;
+    struct store_mpu_part sp = {.part = p->number, .size = p->size, .mtime_us = p->mtime * 1000000};
+    etag_unquote(p->etag, sp.etag);
+    int rc = w->fn(w->ctx, &sp);
+    if (rc < 0)
+        w->rc = rc;
+    return rc;
+}
+
+static int op_mpu_parts(void *impl, const char *bucket, const char *key, const char *upload_id,
+                        unsigned marker, unsigned max,
+                        int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                        bool *truncated)
+{
+    struct s3_remote *r = impl;
+    struct s3_client *c;
+    struct part_wrap w = {fn, ctx, 0};
+    int rc = client_get(r, bucket, &c);
+    if (rc < 0)
+        return rc;
+    rc = s3_client_mpu_parts(c, key, upload_id, marker, max, part_visit, &w, truncated);
+    rc = w.rc < 0 ? w.rc : mapped(c, rc);
+    client_put(r, c);
+    return rc == -ERR_NO_SUCH_KEY ? -ERR_NO_SUCH_UPLOAD : rc;
 }
 
 static void op_free(void *impl)
@@ -362,8 +574,16 @@ const struct store_remote_ops s3_remote_ops = {
     .put = op_put,
     .del = op_del,
     .list = op_list,
+    .bucket_create = op_bucket_create,
+    .bucket_head = op_bucket_head,
+    .bucket_delete = op_bucket_delete,
+    .buckets = op_buckets,
     .uploads = op_uploads,
     .abort = op_abort,
+    .mpu_create = op_mpu_create,
+    .mpu_part = op_mpu_part,
+    .mpu_complete = op_mpu_complete,
+    .mpu_parts = op_mpu_parts,
     .free = op_free,
 };
 

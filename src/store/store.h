@@ -32,7 +32,7 @@
 #define STORE_PART_SIZE_MIN (5u << 20) /* all parts but the last */
 #define STORE_LIST_MAX 1000            /* keys per listing page */
 #define STORE_ETAG_MAX 48              /* "<32 hex>-10000" + NUL, unquoted */
-#define STORE_UPLOAD_ID_MAX 64
+#define STORE_UPLOAD_ID_MAX 1024       /* with NUL; a remote's (R2, AWS) are long */
 
 struct store;
 
@@ -202,23 +202,29 @@ int store_mpu_abort_older(struct store *st, int64_t before_us, unsigned *aborted
 
 /* ---- the remote backend ([storage] backend = s3) ---- */
 
-/* A store whose objects live in one bucket of a remote S3-compatible store (R2, S3,
- * MinIO, another tollgate). The store knows nothing of S3: it calls the operations it
- * is given (the s3 module's adapter, wired by the CLI). Its one bucket is the remote
- * bucket, under the same name; keys map one to one. What the local backend keeps in
- * SQLite lives in the remote bucket itself, so any number of nodes share it:
+/* A store whose objects live in a remote S3-compatible store (R2, S3, MinIO, another
+ * tollgate). The store knows nothing of S3: it calls the operations it is given (the
+ * s3 module's adapter, wired by the CLI). Its buckets are the remote's buckets, under
+ * the same names (create, delete and list pass through); keys map one to one; the
+ * configured bucket is the home bucket, which holds the store generation. What the
+ * local backend keeps in SQLite lives in the remote buckets themselves, so any number
+ * of nodes share it:
  *   - content type, stored response headers and x-amz-meta-* as the object's headers,
- *     the SHA-256 as x-amz-meta-tollgate-sha256;
- *   - retirement as a marker object STORE_REMOTE_SYS "retired/" KEY holding
- *     "<retired_us> <etag>" (valid while the object still has that ETag);
- *   - the store generation as the ETag of STORE_REMOTE_SYS "gen", rewritten after
- *     every write (store_generation costs a HEAD; false while the remote is down).
- * Keys under STORE_REMOTE_SYS are the store's own: refused for writes, never listed.
- * A put is streamed to a scratch file in DIR/tmp (hashed), then uploaded (multipart
- * above the client's threshold); store_obj_open downloads into an unlinked scratch
- * file. Listings add the SHA-256 and headers of each object from a HEAD, cached per
- * (key, ETag). Remote failures (unreachable, 5xx after retries) are -ERR_REMOTE
- * (503); the operation's sentence is logged by the adapter. */
+ *     the SHA-256 as x-amz-meta-tollgate-sha256 (absent for an object completed from a
+ *     multipart upload: its bytes are not known when its headers are set);
+ *   - retirement as a marker object STORE_REMOTE_SYS "retired/" KEY (in the object's
+ *     bucket) holding "<retired_us> <etag>" (valid while the object still has that ETag);
+ *   - the store generation as the ETag of STORE_REMOTE_SYS "gen" in the home bucket,
+ *     rewritten after every write (store_generation costs a HEAD; false while the
+ *     remote is down).
+ * Keys under STORE_REMOTE_SYS are the store's own: refused for writes, never listed
+ * (and deleted with their bucket). A put is streamed to a scratch file in DIR/tmp
+ * (hashed), then uploaded (multipart above the client's threshold); a multipart upload
+ * is passed through (the remote's upload ids, part ETags and checks); store_obj_open
+ * downloads into an unlinked scratch file. Listings add the SHA-256 and headers of each
+ * object from a HEAD, cached per (bucket, key, ETag). Remote failures (unreachable, 5xx
+ * after retries) are -ERR_REMOTE (503); the operation's sentence is logged by the
+ * adapter. */
 #define STORE_REMOTE_SYS ".tollgate/"
 struct store_remote_obj {
     const char *key;
@@ -226,26 +232,49 @@ struct store_remote_obj {
     int64_t mtime_us;
     const char *etag; /* unquoted */
 };
+/* Every operation names its bucket; a missing one is -ERR_NO_SUCH_BUCKET (but a HEAD's:
+ * -ERR_NO_SUCH_KEY). Errors the remote answers for a client's mistake (4xx) come back
+ * as the store's codes; the remote failing is -ERR_REMOTE. */
 struct store_remote_ops {
     /* size, etag (unquoted), mtime, content_type, meta_json, sha256 (zeros if unknown). */
-    int (*head)(void *impl, const char *key, struct store_obj_info *out);
+    int (*head)(void *impl, const char *bucket, const char *key, struct store_obj_info *out);
     /* Bytes off..off+len-1 (len 0: to the end) to sink; if_match: fail with
      * -ERR_PRECONDITION when the object's ETag is no longer this. */
-    int (*get)(void *impl, const char *key, uint64_t off, uint64_t len, const char *if_match,
-               int (*sink)(void *ctx, const void *p, size_t n), void *ctx);
-    /* Upload fd's size bytes; etag_out: unquoted. */
-    int (*put)(void *impl, const char *key, int fd, uint64_t size, const uint8_t sha256[32],
-               const struct store_attrs *attrs, char etag_out[STORE_ETAG_MAX]);
-    int (*del)(void *impl, const char *key); /* a missing key is not an error */
+    int (*get)(void *impl, const char *bucket, const char *key, uint64_t off, uint64_t len,
+               const char *if_match, int (*sink)(void *ctx, const void *p, size_t n), void *ctx);
+    /* Upload fd's size bytes; etag_out: unquoted. cond (may be NULL): sent with the
+     * write (If-None-Match / If-Match), -ERR_PRECONDITION when it fails. */
+    int (*put)(void *impl, const char *bucket, const char *key, int fd, uint64_t size,
+               const uint8_t sha256[32], const struct store_attrs *attrs,
+               const struct store_write_cond *cond, char etag_out[STORE_ETAG_MAX]);
+    int (*del)(void *impl, const char *bucket, const char *key); /* a missing key: not an error */
     /* One page: keys under prefix strictly after `after`, at most max, in byte order. */
-    int (*list)(void *impl, const char *prefix, const char *after, unsigned max,
+    int (*list)(void *impl, const char *bucket, const char *prefix, const char *after, unsigned max,
                 int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx, bool *truncated);
-    /* Multipart uploads in progress (fn per upload), and abort one. */
-    int (*uploads)(void *impl,
+    /* Buckets: create (-ERR_EXISTS when owned already), 0 if it exists, delete, list. */
+    int (*bucket_create)(void *impl, const char *bucket);
+    int (*bucket_head)(void *impl, const char *bucket);
+    int (*bucket_delete)(void *impl, const char *bucket);
+    int (*buckets)(void *impl, int (*fn)(void *ctx, const char *name, int64_t created_us),
+                   void *ctx);
+    /* Multipart uploads: in progress (fn per upload), abort one, and each step of one. */
+    int (*uploads)(void *impl, const char *bucket,
                    int (*fn)(void *ctx, const char *key, const char *upload_id,
                              int64_t initiated_us),
                    void *ctx);
-    int (*abort)(void *impl, const char *key, const char *upload_id);
+    int (*abort)(void *impl, const char *bucket, const char *key, const char *upload_id);
+    int (*mpu_create)(void *impl, const char *bucket, const char *key,
+                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
+    int (*mpu_part)(void *impl, const char *bucket, const char *key, const char *upload_id,
+                    unsigned part, int fd, uint64_t size, const uint8_t sha256[32],
+                    char etag_out[STORE_ETAG_MAX]);
+    int (*mpu_complete)(void *impl, const char *bucket, const char *key, const char *upload_id,
+                        const struct store_mpu_part *parts, size_t n,
+                        char etag_out[STORE_ETAG_MAX]);
+    int (*mpu_parts)(void *impl, const char *bucket, const char *key, const char *upload_id,
+                     unsigned marker, unsigned max,
+                     int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                     bool *truncated);
     void (*free)(void *impl);
 };
 /* Takes ownership of impl (freed by store_close, or here on failure). scratch_dir gets

@@ -171,6 +171,9 @@ int store_blob_publish(struct store_put *p);
 /* Inside the write transaction: make sure the blob still exists (see top). */
 int store_blob_confirm(struct store_put *p);
 void store_put_free(struct store_put *p); /* closes, unlinks tmp if still there; NULL-safe */
+/* Removes the files of tmp/ whose writer is gone (a put holds flock on its file); both
+ * backends, at open. */
+int store_tmp_clean(const char *tmp_dir);
 /* Set a file's mtime to tg_now (the gc clock). */
 int store_touch(int fd, const char *path);
 
@@ -189,6 +192,7 @@ bool store_list_cp_done(struct str after, struct str cp);
 void store_remote_close(struct store *st);
 int store_remote_bucket_create(struct store *st, struct str bucket);
 int store_remote_bucket_exists(struct store *st, struct str bucket);
+int store_remote_bucket_delete(struct store *st, struct str bucket);
 int store_remote_bucket_list(struct store *st, int (*fn)(void *ctx, const struct store_bucket *b),
                              void *ctx);
 int store_remote_head(struct store *st, struct str bucket, struct str key,
@@ -218,6 +222,17 @@ bool store_remote_generation(const struct store *st, uint64_t *out);
 int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *aborted);
 int store_remote_mpu_abort(struct store *st, struct str bucket, struct str key,
                            struct str upload_id);
+int store_remote_mpu_create(struct store *st, struct str bucket, struct str key,
+                            const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX]);
+int store_remote_part_commit(struct store_put *p, struct str bucket, struct str key,
+                             struct str upload_id, unsigned part, char etag_out[STORE_ETAG_MAX]);
+int store_remote_mpu_complete(struct store *st, struct str bucket, struct str key,
+                              struct str upload_id, const struct store_mpu_part *parts,
+                              size_t nparts, struct store_obj_info *out);
+int store_remote_mpu_list_parts(struct store *st, struct str bucket, struct str key,
+                                struct str upload_id, unsigned marker, unsigned max,
+                                int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                                bool *truncated);
 int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix,
                           struct str key_marker, struct str upload_id_marker, unsigned max,
                           int (*fn)(void *ctx, const struct store_mpu *u), void *ctx,

@@ -268,7 +268,7 @@ static char *path_join(const char *a, const char *b)
 }
 
 /* Remove tmp files whose writer is gone (its flock died with it). */
-static int tmp_clean(const char *tmp_dir)
+int store_tmp_clean(const char *tmp_dir)
 {
     DIR *d = opendir(tmp_dir);
     struct dirent *e;
@@ -330,7 +330,7 @@ int store_open(const char *data_dir, struct store **out)
         tg_log_error("store: cannot create '%s': %s", st->dir, err_message(rc));
         goto out;
     }
-    if ((rc = tmp_clean(st->tmp_dir)) < 0) {
+    if ((rc = store_tmp_clean(st->tmp_dir)) < 0) {
         tg_log_error("store: cannot clean '%s': %s", st->tmp_dir, err_message(rc));
         goto out;
     }
@@ -434,7 +434,7 @@ static int exists_query(struct store_conn *c, enum store_stmt_id id, struct str 
 int store_bucket_delete(struct store *st, struct str bucket)
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_bucket_delete(st, bucket);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     int rc;

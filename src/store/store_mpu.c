@@ -88,7 +88,7 @@ int store_mpu_create(struct store *st, struct str bucket, struct str key,
                      const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX])
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_mpu_create(st, bucket, key, attrs, upload_id);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     uint8_t rnd[16];
@@ -124,10 +124,8 @@ out:
 int store_mpu_part_commit(struct store_put *p, struct str bucket, struct str key,
                           struct str upload_id, unsigned part, char etag_out[STORE_ETAG_MAX])
 {
-    if (p->st->remote) {
-        store_put_abort(p);
-        return -ERR_NOT_IMPLEMENTED;
-    }
+    if (p->st->remote)
+        return store_remote_part_commit(p, bucket, key, upload_id, part, etag_out);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     char etag[33];
@@ -284,7 +282,7 @@ int store_mpu_complete(struct store *st, struct str bucket, struct str key, stru
                        struct store_obj_info *out)
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_mpu_complete(st, bucket, key, upload_id, parts, nparts, out);
     struct store_obj_info info = {0};
     struct store_conn *c = NULL;
     struct store_put *p = NULL;
@@ -451,7 +449,8 @@ int store_mpu_list_parts(struct store *st, struct str bucket, struct str key, st
                          bool *truncated)
 {
     if (st->remote)
-        return -ERR_NOT_IMPLEMENTED;
+        return store_remote_mpu_list_parts(st, bucket, key, upload_id, marker, max, fn, ctx,
+                                           truncated);
     struct store_conn *c = NULL;
     sqlite3_stmt *s;
     bool more = false;

@@ -26,6 +26,7 @@
 #define JUMP "\xf4\x8f\xbf\xbf" /* U+10FFFF: sorts after every other character */
 
 struct rslot {
+    char bucket[STORE_BUCKET_MAX + 1];
     char *key;
     char etag[STORE_ETAG_MAX];
     struct store_obj_info info;
@@ -33,6 +34,7 @@ struct rslot {
 
 /* A retirement marker as read: its own ETag (the version read), its content. */
 struct mslot {
+    char bucket[STORE_BUCKET_MAX + 1];
     char *key;
     char metag[STORE_ETAG_MAX];
     int64_t at_us;
@@ -50,14 +52,14 @@ struct store_remote {
 
 /* ---- small helpers ---- */
 
-static bool bucket_ok(const struct store *st, struct str bucket)
+/* A bucket of the store is the remote bucket of the same name: b gets the name. */
+static int bucket_check(struct str bucket, char b[STORE_BUCKET_MAX + 1])
 {
-    return str_eq_c(bucket, st->remote->bucket);
-}
-
-static int bucket_check(const struct store *st, struct str bucket)
-{
-    return bucket_ok(st, bucket) ? 0 : -ERR_NO_SUCH_BUCKET;
+    if (store_bucket_name_check(bucket) < 0)
+        return -ERR_NO_SUCH_BUCKET;
+    memcpy(b, bucket.ptr, bucket.len);
+    b[bucket.len] = '\0';
+    return 0;
 }
 
 static bool is_sys(struct str key)
@@ -80,9 +82,14 @@ static char *marker_key(struct str key)
     return buf_take(&b);
 }
 
-static size_t slot_of(const char *key)
+static size_t slot_of(const char *b, const char *key)
 {
-    return (size_t)(fnv1a64(key, strlen(key)) % RCACHE_SLOTS);
+    return (size_t)((fnv1a64(key, strlen(key)) ^ fnv1a64(b, strlen(b))) % RCACHE_SLOTS);
+}
+
+static bool slot_is(const char *sb, const char *skey, const char *b, const char *key)
+{
+    return skey && strcmp(skey, key) == 0 && strcmp(sb, b) == 0;
 }
 
 static int info_copy(const struct store_obj_info *src, struct store_obj_info *dst)
@@ -98,19 +105,20 @@ static int info_copy(const struct store_obj_info *src, struct store_obj_info *ds
 }
 
 /* The cached details of key at etag, copied to out. */
-static bool rcache_get(struct store_remote *r, const char *key, const char *etag,
+static bool rcache_get(struct store_remote *r, const char *b, const char *key, const char *etag,
                        struct store_obj_info *out)
 {
     bool hit = false;
     pthread_mutex_lock(&r->mu);
-    struct rslot *s = &r->cache[slot_of(key)];
-    if (s->key && strcmp(s->key, key) == 0 && strcmp(s->etag, etag) == 0)
+    struct rslot *s = &r->cache[slot_of(b, key)];
+    if (slot_is(s->bucket, s->key, b, key) && strcmp(s->etag, etag) == 0)
         hit = info_copy(&s->info, out) == 0;
     pthread_mutex_unlock(&r->mu);
     return hit;
 }
 
-static void rcache_put(struct store_remote *r, const char *key, const struct store_obj_info *info)
+static void rcache_put(struct store_remote *r, const char *b, const char *key,
+                       const struct store_obj_info *info)
 {
     struct store_obj_info copy;
     char *k = strdup(key);
@@ -119,20 +127,21 @@ static void rcache_put(struct store_remote *r, const char *key, const struct sto
         return;
     }
     pthread_mutex_lock(&r->mu);
-    struct rslot *s = &r->cache[slot_of(key)];
+    struct rslot *s = &r->cache[slot_of(b, key)];
     free(s->key);
     store_obj_info_release(&s->info);
+    snprintf(s->bucket, sizeof s->bucket, "%s", b);
     s->key = k;
     snprintf(s->etag, sizeof s->etag, "%s", info->etag);
     s->info = copy;
     pthread_mutex_unlock(&r->mu);
 }
 
-static void rcache_drop(struct store_remote *r, const char *key)
+static void rcache_drop(struct store_remote *r, const char *b, const char *key)
 {
     pthread_mutex_lock(&r->mu);
-    struct rslot *s = &r->cache[slot_of(key)];
-    if (s->key && strcmp(s->key, key) == 0) {
+    struct rslot *s = &r->cache[slot_of(b, key)];
+    if (slot_is(s->bucket, s->key, b, key)) {
         free(s->key);
         s->key = NULL;
         store_obj_info_release(&s->info);
@@ -168,8 +177,8 @@ int store_open_remote(const char *scratch_dir, const char *bucket,
         store_close(st);
         return -ERR_NOMEM;
     }
-    if ((rc = mkdir_p(st->tmp_dir, 0700)) < 0) {
-        tg_log_error("store: cannot create '%s': %s", st->tmp_dir, err_message(rc));
+    if ((rc = mkdir_p(st->tmp_dir, 0700)) < 0 || (rc = store_tmp_clean(st->tmp_dir)) < 0) {
+        tg_log_error("store: cannot create or clean '%s': %s", st->tmp_dir, err_message(rc));
         store_close(st);
         return rc;
     }
@@ -209,24 +218,92 @@ bool store_is_remote(const struct store *st)
     return st->remote != NULL;
 }
 
-/* ---- buckets: the one remote bucket ---- */
+/* ---- buckets: the remote's, one to one ---- */
 
 int store_remote_bucket_create(struct store *st, struct str bucket)
 {
-    return bucket_ok(st, bucket) ? -ERR_EXISTS : -ERR_NOT_IMPLEMENTED;
+    char b[STORE_BUCKET_MAX + 1];
+    int rc = store_bucket_name_check(bucket);
+    if (rc < 0)
+        return rc;
+    bucket_check(bucket, b);
+    return st->remote->ops->bucket_create(st->remote->impl, b);
 }
 
 int store_remote_bucket_exists(struct store *st, struct str bucket)
 {
-    return bucket_check(st, bucket);
+    char b[STORE_BUCKET_MAX + 1];
+    int rc = bucket_check(bucket, b);
+    return rc < 0 ? rc : st->remote->ops->bucket_head(st->remote->impl, b);
+}
+
+struct bucket_fwd {
+    int (*fn)(void *ctx, const struct store_bucket *b);
+    void *ctx;
+};
+
+static int bucket_fwd_fn(void *ctx, const char *name, int64_t created_us)
+{
+    struct bucket_fwd *f = ctx;
+    struct store_bucket b = {name, created_us};
+    return f->fn(f->ctx, &b);
 }
 
 int store_remote_bucket_list(struct store *st, int (*fn)(void *ctx, const struct store_bucket *b),
                              void *ctx)
 {
-    struct store_bucket b = {st->remote->bucket, 0};
-    int rc = fn(ctx, &b);
+    struct bucket_fwd f = {fn, ctx};
+    int rc = st->remote->ops->buckets(st->remote->impl, bucket_fwd_fn, &f);
     return rc < 0 ? rc : 0;
+}
+
+static int sys_key_fn(void *ctx, const struct store_remote_obj *o)
+{
+    char **first = ctx;
+    if (!*first && !(*first = strdup(o->key)))
+        return -ERR_NOMEM;
+    return 0;
+}
+
+static int count_fn(void *ctx, const struct store_list_entry *e)
+{
+    (void)ctx;
+    (void)e;
+    return 0;
+}
+
+/* Empty but for the store's own keys (which go with it): deleted. */
+int store_remote_bucket_delete(struct store *st, struct str bucket)
+{
+    struct store_remote *r = st->remote;
+    char b[STORE_BUCKET_MAX + 1];
+    struct store_list_res res = {0};
+    int rc;
+    if ((rc = bucket_check(bucket, b)) < 0 || (rc = r->ops->bucket_head(r->impl, b)) < 0)
+        return rc;
+    struct store_list_req req = {.bucket = bucket, .max_keys = 1};
+    if ((rc = store_remote_list(st, &req, count_fn, NULL, &res)) < 0)
+        return rc;
+    bool empty = res.count == 0;
+    store_list_res_release(&res);
+    if (!empty)
+        return -ERR_BUCKET_NOT_EMPTY;
+    for (unsigned i = 0; i < 100000; i++) { /* the store's own keys, one by one */
+        char *k = NULL;
+        bool more = false;
+        rc = r->ops->list(r->impl, b, STORE_REMOTE_SYS, NULL, 1, sys_key_fn, &k, &more);
+        if (rc < 0 || !k) {
+            free(k);
+            break;
+        }
+        rc = r->ops->del(r->impl, b, k);
+        free(k);
+        if (rc < 0)
+            break;
+    }
+    if (rc < 0)
+        return rc;
+    return r->ops->bucket_delete(r->impl, b);
 }
 
 /* ---- reading ---- */
@@ -235,8 +312,9 @@ int store_remote_head(struct store *st, struct str bucket, struct str key,
                       struct store_obj_info *out)
 {
     struct store_remote *r = st->remote;
+    char b[STORE_BUCKET_MAX + 1];
     int rc;
-    if ((rc = bucket_check(st, bucket)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0)
         return rc;
     if (is_sys(key))
         return -ERR_NO_SUCH_KEY;
@@ -244,10 +322,12 @@ int store_remote_head(struct store *st, struct str bucket, struct str key,
     if (!k)
         return -ERR_NOMEM;
     struct store_obj_info info = {0};
-    rc = r->ops->head(r->impl, k, &info);
+    rc = r->ops->head(r->impl, b, k, &info);
     if (rc == 0) {
-        rcache_put(r, k, &info);
+        rcache_put(r, b, k, &info);
         *out = info;
+    } else if (rc == -ERR_NO_SUCH_KEY && r->ops->bucket_head(r->impl, b) == -ERR_NO_SUCH_BUCKET) {
+        rc = -ERR_NO_SUCH_BUCKET; /* a HEAD's 404 has no body to tell */
     }
     free(k);
     return rc;
@@ -298,9 +378,10 @@ int store_remote_open(struct store *st, struct str bucket, struct str key,
 {
     struct store_remote *r = st->remote;
     struct store_obj_info info = {0};
+    char b[STORE_BUCKET_MAX + 1];
     int fd = -1, rc;
     char *k = NULL;
-    if ((rc = store_remote_head(st, bucket, key, &info)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0 || (rc = store_remote_head(st, bucket, key, &info)) < 0)
         return rc;
     if (!(k = key_dup(key))) {
         rc = -ERR_NOMEM;
@@ -312,7 +393,7 @@ int store_remote_open(struct store *st, struct str bucket, struct str key,
                      err_message(rc));
         goto out;
     }
-    rc = r->ops->get(r->impl, k, 0, 0, info.etag, fd_sink_fn, &fd);
+    rc = r->ops->get(r->impl, b, k, 0, 0, info.etag, fd_sink_fn, &fd);
     if (rc == 0 && lseek(fd, 0, SEEK_SET) < 0)
         rc = -errno;
     if (rc == 0) {
@@ -364,8 +445,9 @@ int store_remote_pread(struct store *st, struct str bucket, struct str key, cons
                        uint64_t off, void *buf, size_t n)
 {
     struct store_remote *r = st->remote;
+    char b[STORE_BUCKET_MAX + 1];
     int rc;
-    if ((rc = bucket_check(st, bucket)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0)
         return rc;
     if (n == 0)
         return 0;
@@ -373,7 +455,7 @@ int store_remote_pread(struct store *st, struct str bucket, struct str key, cons
     if (!k)
         return -ERR_NOMEM;
     struct mem_sink m = {buf, 0, n};
-    rc = r->ops->get(r->impl, k, off, n, etag, mem_sink_fn, &m);
+    rc = r->ops->get(r->impl, b, k, off, n, etag, mem_sink_fn, &m);
     if (rc == 0 && m.n != n)
         rc = -ERR_REMOTE;
     free(k);
@@ -395,7 +477,7 @@ static void gen_bump(struct store *st)
         (rc = fd_sink_fn(&fd, rnd, sizeof rnd)) == 0) {
         struct store_attrs a = {"application/octet-stream", NULL};
         crypto_sha256(rnd, sizeof rnd, sha);
-        rc = r->ops->put(r->impl, GEN_KEY, fd, sizeof rnd, sha, &a, tag);
+        rc = r->ops->put(r->impl, r->bucket, GEN_KEY, fd, sizeof rnd, sha, &a, NULL, tag);
     }
     if (fd >= 0)
         close(fd);
@@ -409,7 +491,7 @@ bool store_remote_generation(const struct store *st, uint64_t *out)
 {
     struct store_remote *r = st->remote;
     struct store_obj_info info = {0};
-    int rc = r->ops->head(r->impl, GEN_KEY, &info);
+    int rc = r->ops->head(r->impl, r->bucket, GEN_KEY, &info);
     if (rc == -ERR_NO_SUCH_KEY) {
         *out = 0;
         return true;
@@ -431,10 +513,10 @@ int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
     struct store *st = p->st;
     struct store_remote *r = st->remote;
     struct store_obj_info info = {0};
-    char *k = NULL, *mk = NULL;
+    char *k = NULL, *mk = NULL, b[STORE_BUCKET_MAX + 1];
     int rc;
 
-    if ((rc = store_key_check(key)) < 0 || (rc = bucket_check(st, bucket)) < 0)
+    if ((rc = store_key_check(key)) < 0 || (rc = bucket_check(bucket, b)) < 0)
         goto out;
     if (is_sys(key)) {
         rc = -ERR_ACCESS_DENIED; /* the store's own keys */
@@ -445,10 +527,12 @@ int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
         goto out;
     }
     if (cond && (cond->if_none_match_any || cond->if_match)) {
-        /* Checked by a HEAD just before the upload: not atomic against another
-         * node's write of the same key (docs/scaling.md). */
+        /* Checked by a HEAD first (S3's answers: NoSuchKey for If-Match on a missing
+         * key; no upload when it fails at once), then again by the remote as it writes
+         * (atomic against a racing writer where the remote supports conditional
+         * writes: S3, R2, MinIO, tollgate; docs/scaling.md). */
         struct store_obj_info cur = {0};
-        rc = r->ops->head(r->impl, k, &cur);
+        rc = r->ops->head(r->impl, b, k, &cur);
         if (rc == -ERR_NO_SUCH_KEY)
             rc = cond->if_match ? -ERR_NO_SUCH_KEY : 0;
         else if (rc == 0 && cond->if_none_match_any)
@@ -472,13 +556,13 @@ int store_remote_commit(struct store_put *p, struct str bucket, struct str key,
         rc = -ERR_NOMEM;
         goto out;
     }
-    if ((rc = r->ops->put(r->impl, k, p->fd, p->size, p->sha256, attrs, info.etag)) < 0)
+    if ((rc = r->ops->put(r->impl, b, k, p->fd, p->size, p->sha256, attrs, cond, info.etag)) < 0)
         goto out;
     /* A new write makes a retired key live again: its marker goes. */
-    if (r->ops->del(r->impl, mk) < 0)
+    if (r->ops->del(r->impl, b, mk) < 0)
         tg_log_warn("store: the retirement marker of a rewritten key could not be removed; "
                     "the next lifecycle pass sees it is stale");
-    rcache_put(r, k, &info);
+    rcache_put(r, b, k, &info);
     gen_bump(st);
     if (out) {
         *out = info;
@@ -495,18 +579,19 @@ out:
 int store_remote_delete(struct store *st, struct str bucket, struct str key)
 {
     struct store_remote *r = st->remote;
+    char b[STORE_BUCKET_MAX + 1];
     int rc;
-    if ((rc = bucket_check(st, bucket)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0)
         return rc;
     if (is_sys(key))
         return 0;
     char *k = key_dup(key), *mk = marker_key(key);
     if (!k || !mk)
         rc = -ERR_NOMEM;
-    else if ((rc = r->ops->del(r->impl, k)) == 0)
-        rc = r->ops->del(r->impl, mk);
+    else if ((rc = r->ops->del(r->impl, b, k)) == 0)
+        rc = r->ops->del(r->impl, b, mk);
     if (k)
-        rcache_drop(r, k);
+        rcache_drop(r, b, k);
     if (rc == 0)
         gen_bump(st);
     free(k);
@@ -526,9 +611,9 @@ int store_remote_copy(struct store *st, struct str src_bucket, struct str src_ke
     struct store_remote *r = st->remote;
     struct store_obj_info src = {0};
     struct store_put *p = NULL;
-    char *k = NULL;
+    char *k = NULL, bd[STORE_BUCKET_MAX + 1], bs[STORE_BUCKET_MAX + 1];
     int rc;
-    if ((rc = bucket_check(st, dst_bucket)) < 0 ||
+    if ((rc = bucket_check(dst_bucket, bd)) < 0 || (rc = bucket_check(src_bucket, bs)) < 0 ||
         (rc = store_remote_head(st, src_bucket, src_key, &src)) < 0)
         goto out;
     if (!(k = key_dup(src_key))) {
@@ -537,7 +622,7 @@ int store_remote_copy(struct store *st, struct str src_bucket, struct str src_ke
     }
     if ((rc = store_put_begin(st, &p)) < 0)
         goto out;
-    if ((rc = r->ops->get(r->impl, k, 0, 0, src.etag, put_sink_fn, p)) < 0)
+    if ((rc = r->ops->get(r->impl, bs, k, 0, 0, src.etag, put_sink_fn, p)) < 0)
         goto out;
     struct store_attrs keep = {src.content_type, src.meta_json};
     rc = store_remote_commit(p, dst_bucket, dst_key, attrs ? attrs : &keep, NULL, out);
@@ -552,12 +637,12 @@ out:
 /* ---- retirement markers ---- */
 
 /* Reads the marker of key: its time and the ETag it retired. -ERR_NO_SUCH_KEY if none. */
-static int marker_read(struct store_remote *r, const char *mk, int64_t *at_us, char *etag,
-                       size_t cap)
+static int marker_read(struct store_remote *r, const char *b, const char *mk, int64_t *at_us,
+                       char *etag, size_t cap)
 {
     char body[MARKER_MAX + 1];
     struct mem_sink m = {body, 0, MARKER_MAX};
-    int rc = r->ops->get(r->impl, mk, 0, 0, NULL, mem_sink_fn, &m);
+    int rc = r->ops->get(r->impl, b, mk, 0, 0, NULL, mem_sink_fn, &m);
     if (rc < 0)
         return rc;
     body[m.n] = '\0';
@@ -570,7 +655,8 @@ static int marker_read(struct store_remote *r, const char *mk, int64_t *at_us, c
     return 0;
 }
 
-static int marker_write(struct store *st, const char *mk, int64_t at_us, const char *etag)
+static int marker_write(struct store *st, const char *b, const char *mk, int64_t at_us,
+                        const char *etag)
 {
     struct store_remote *r = st->remote;
     char body[MARKER_MAX];
@@ -584,7 +670,7 @@ static int marker_write(struct store *st, const char *mk, int64_t at_us, const c
     struct store_attrs a = {"text/plain", NULL};
     rc = fd_sink_fn(&fd, body, (size_t)n);
     if (rc == 0)
-        rc = r->ops->put(r->impl, mk, fd, (uint64_t)n, sha, &a, tag);
+        rc = r->ops->put(r->impl, b, mk, fd, (uint64_t)n, sha, &a, NULL, tag);
     close(fd);
     return rc;
 }
@@ -593,23 +679,23 @@ int store_remote_retire(struct store *st, struct str bucket, struct str key, int
 {
     struct store_remote *r = st->remote;
     struct store_obj_info cur = {0};
-    char *mk = NULL, etag[STORE_ETAG_MAX];
+    char *mk = NULL, etag[STORE_ETAG_MAX], b[STORE_BUCKET_MAX + 1];
     int64_t t;
     int rc;
     if (at_us <= 0)
         return -ERR_INVALID;
-    if ((rc = store_remote_head(st, bucket, key, &cur)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0 || (rc = store_remote_head(st, bucket, key, &cur)) < 0)
         return rc;
     if (!(mk = marker_key(key))) {
         rc = -ERR_NOMEM;
         goto out;
     }
-    rc = marker_read(r, mk, &t, etag, sizeof etag);
+    rc = marker_read(r, b, mk, &t, etag, sizeof etag);
     if (rc == 0 && strcmp(etag, cur.etag) == 0)
         goto out; /* retired already: the first time stays */
     if (rc < 0 && rc != -ERR_NO_SUCH_KEY)
         goto out;
-    if ((rc = marker_write(st, mk, at_us, cur.etag)) == 0)
+    if ((rc = marker_write(st, b, mk, at_us, cur.etag)) == 0)
         gen_bump(st);
 out:
     free(mk);
@@ -622,35 +708,35 @@ int store_remote_delete_retired(struct store *st, struct str bucket, struct str 
 {
     struct store_remote *r = st->remote;
     struct store_obj_info cur = {0};
-    char *mk = NULL, *k = NULL, etag[STORE_ETAG_MAX];
+    char *mk = NULL, *k = NULL, etag[STORE_ETAG_MAX], b[STORE_BUCKET_MAX + 1];
     int64_t t;
     int rc;
     if (retired_us <= 0)
         return -ERR_INVALID;
-    if ((rc = bucket_check(st, bucket)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0)
         return rc;
     if (!(mk = marker_key(key)) || !(k = key_dup(key))) {
         rc = -ERR_NOMEM;
         goto out;
     }
-    if ((rc = marker_read(r, mk, &t, etag, sizeof etag)) < 0)
+    if ((rc = marker_read(r, b, mk, &t, etag, sizeof etag)) < 0)
         goto out;
     if (t != retired_us) {
         rc = -ERR_NO_SUCH_KEY;
         goto out;
     }
-    rc = r->ops->head(r->impl, k, &cur);
+    rc = r->ops->head(r->impl, b, k, &cur);
     if (rc == 0 && strcmp(cur.etag, etag) != 0)
         rc = -ERR_NO_SUCH_KEY; /* written again since: live */
     if (rc == -ERR_NO_SUCH_KEY) {
-        r->ops->del(r->impl, mk); /* stale marker */
+        r->ops->del(r->impl, b, mk); /* stale marker */
         goto out;
     }
     if (rc < 0)
         goto out;
-    if ((rc = r->ops->del(r->impl, k)) == 0)
-        rc = r->ops->del(r->impl, mk);
-    rcache_drop(r, k);
+    if ((rc = r->ops->del(r->impl, b, k)) == 0)
+        rc = r->ops->del(r->impl, b, mk);
+    rcache_drop(r, b, k);
     if (rc == 0)
         gen_bump(st);
 out:
@@ -735,13 +821,13 @@ static void retired_release(struct retired_set *rs)
 static const size_t SYS_RETIRED_LEN = sizeof(STORE_REMOTE_SYS "retired/") - 1;
 
 /* Markers by (key, the marker's own ETag): a listing reads each marker version once. */
-static bool mcache_get(struct store_remote *r, const char *mk, const char *metag,
+static bool mcache_get(struct store_remote *r, const char *b, const char *mk, const char *metag,
                        struct retired *out)
 {
     bool hit = false;
     pthread_mutex_lock(&r->mu);
-    struct mslot *s = &r->mcache[slot_of(mk) % MCACHE_SLOTS];
-    if (s->key && strcmp(s->key, mk) == 0 && strcmp(s->metag, metag) == 0) {
+    struct mslot *s = &r->mcache[slot_of(b, mk) % MCACHE_SLOTS];
+    if (slot_is(s->bucket, s->key, b, mk) && strcmp(s->metag, metag) == 0) {
         out->at_us = s->at_us;
         memcpy(out->etag, s->etag, sizeof out->etag);
         hit = true;
@@ -750,15 +836,16 @@ static bool mcache_get(struct store_remote *r, const char *mk, const char *metag
     return hit;
 }
 
-static void mcache_put(struct store_remote *r, const char *mk, const char *metag,
+static void mcache_put(struct store_remote *r, const char *b, const char *mk, const char *metag,
                        const struct retired *e)
 {
     char *k = strdup(mk);
     if (!k)
         return;
     pthread_mutex_lock(&r->mu);
-    struct mslot *s = &r->mcache[slot_of(mk) % MCACHE_SLOTS];
+    struct mslot *s = &r->mcache[slot_of(b, mk) % MCACHE_SLOTS];
     free(s->key);
+    snprintf(s->bucket, sizeof s->bucket, "%s", b);
     s->key = k;
     snprintf(s->metag, sizeof s->metag, "%s", metag);
     s->at_us = e->at_us;
@@ -767,7 +854,7 @@ static void mcache_put(struct store_remote *r, const char *mk, const char *metag
 }
 
 /* Every marker under prefix, read (in key order: the listing's order). */
-static int retired_load(struct store *st, struct str prefix, struct retired_set *rs)
+static int retired_load(struct store *st, const char *b, struct str prefix, struct retired_set *rs)
 {
     struct store_remote *r = st->remote;
     struct page pg = {0};
@@ -779,15 +866,15 @@ static int retired_load(struct store *st, struct str prefix, struct retired_set 
         rc = buf_addstr(&mp, prefix);
     while (rc == 0 && truncated) {
         page_clear(&pg);
-        if ((rc = r->ops->list(r->impl, buf_cstr(&mp), after, LIST_PAGE, page_add, &pg,
+        if ((rc = r->ops->list(r->impl, b, buf_cstr(&mp), after, LIST_PAGE, page_add, &pg,
                                &truncated)) < 0)
             break;
         for (size_t i = 0; i < pg.n && rc == 0; i++) {
             struct retired e = {0};
-            if (!mcache_get(r, pg.keys[i], pg.etags[i], &e)) {
-                if (marker_read(r, pg.keys[i], &e.at_us, e.etag, sizeof e.etag) < 0)
+            if (!mcache_get(r, b, pg.keys[i], pg.etags[i], &e)) {
+                if (marker_read(r, b, pg.keys[i], &e.at_us, e.etag, sizeof e.etag) < 0)
                     continue;
-                mcache_put(r, pg.keys[i], pg.etags[i], &e);
+                mcache_put(r, b, pg.keys[i], pg.etags[i], &e);
             }
             if (rs->n == rs->cap) {
                 size_t cap = rs->cap ? rs->cap * 2 : 64;
@@ -839,12 +926,13 @@ int store_remote_retired_list(struct store *st, struct str bucket,
 {
     struct store_remote *r = st->remote;
     struct retired_set rs = {0};
+    char b[STORE_BUCKET_MAX + 1];
     int rc;
-    if ((rc = bucket_check(st, bucket)) < 0 || (rc = retired_load(st, STR_NULL, &rs)) < 0)
+    if ((rc = bucket_check(bucket, b)) < 0 || (rc = retired_load(st, b, STR_NULL, &rs)) < 0)
         goto out;
     for (size_t i = 0; i < rs.n; i++) {
         struct store_obj_info cur = {0};
-        int h = r->ops->head(r->impl, rs.v[i].key, &cur);
+        int h = r->ops->head(r->impl, b, rs.v[i].key, &cur);
         bool valid = h == 0 && strcmp(cur.etag, rs.v[i].etag) == 0;
         store_obj_info_release(&cur);
         if (h < 0 && h != -ERR_NO_SUCH_KEY) {
@@ -878,19 +966,20 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
     struct buf last = BUF_INIT, cur = BUF_INIT, from = BUF_INIT, pfx = BUF_INIT, lastcp = BUF_INIT;
     unsigned max = req->max_keys > STORE_LIST_MAX ? STORE_LIST_MAX : req->max_keys;
     bool truncated = true, done = false;
+    char b[STORE_BUCKET_MAX + 1];
     int rc;
 
-    if ((rc = bucket_check(st, req->bucket)) < 0)
+    if ((rc = bucket_check(req->bucket, b)) < 0)
         goto out;
     if (max == 0 || req->prefix.len > STORE_KEY_MAX)
         goto finish;
     if ((rc = buf_addstr(&pfx, req->prefix)) < 0 || (rc = buf_addstr(&from, req->after)) < 0)
         goto out;
-    if ((rc = retired_load(st, req->prefix, &rs)) < 0)
+    if ((rc = retired_load(st, b, req->prefix, &rs)) < 0)
         goto out;
     while (!done && truncated) {
         page_clear(&pg);
-        if ((rc = r->ops->list(r->impl, buf_cstr(&pfx), from.len ? buf_cstr(&from) : NULL,
+        if ((rc = r->ops->list(r->impl, b, buf_cstr(&pfx), from.len ? buf_cstr(&from) : NULL,
                                LIST_PAGE, page_add, &pg, &truncated)) < 0)
             goto out;
         if (pg.n == 0)
@@ -946,14 +1035,14 @@ int store_remote_list(struct store *st, const struct store_list_req *req,
                 if ((rc = buf_addstr(&cur, key)) < 0)
                     goto out;
                 if (req->with_digest &&
-                    !(have_info = rcache_get(r, pg.keys[i], pg.etags[i], &info))) {
-                    rc = r->ops->head(r->impl, pg.keys[i], &info);
+                    !(have_info = rcache_get(r, b, pg.keys[i], pg.etags[i], &info))) {
+                    rc = r->ops->head(r->impl, b, pg.keys[i], &info);
                     if (rc == -ERR_NO_SUCH_KEY)
                         continue; /* deleted since the page was read */
                     if (rc < 0)
                         goto out;
                     have_info = true;
-                    rcache_put(r, pg.keys[i], &info);
+                    rcache_put(r, b, pg.keys[i], &info);
                 }
                 if (!have_info) {
                     info.content_type = (char *)"";
@@ -1010,10 +1099,11 @@ out:
     return rc;
 }
 
-/* ---- multipart uploads of the remote (lifecycle) ---- */
+/* ---- multipart uploads: passed through to the remote ---- */
 
 struct older {
     struct store_remote *r;
+    const char *bucket;
     int64_t before_us;
     unsigned n;
     int rc;
@@ -1025,7 +1115,7 @@ static int abort_older_visit(void *ctx, const char *key, const char *upload_id,
     struct older *o = ctx;
     if (initiated_us <= 0 || initiated_us >= o->before_us)
         return 0;
-    int rc = o->r->ops->abort(o->r->impl, key, upload_id);
+    int rc = o->r->ops->abort(o->r->impl, o->bucket, key, upload_id);
     if (rc == 0 || rc == -ERR_NO_SUCH_UPLOAD || rc == -ERR_NO_SUCH_KEY)
         o->n += rc == 0;
     else if (o->rc == 0)
@@ -1033,14 +1123,48 @@ static int abort_older_visit(void *ctx, const char *key, const char *upload_id,
     return 0;
 }
 
+struct names {
+    char (*v)[STORE_BUCKET_MAX + 1];
+    size_t n, cap;
+};
+
+static int names_add(void *ctx, const char *name, int64_t created_us)
+{
+    struct names *ns = ctx;
+    (void)created_us;
+    if (strlen(name) > STORE_BUCKET_MAX)
+        return 0;
+    if (ns->n == ns->cap) {
+        size_t cap = ns->cap ? ns->cap * 2 : 16;
+        void *v = realloc(ns->v, cap * sizeof *ns->v);
+        if (!v)
+            return -ERR_NOMEM;
+        ns->v = v;
+        ns->cap = cap;
+    }
+    snprintf(ns->v[ns->n++], sizeof *ns->v, "%s", name);
+    return 0;
+}
+
+/* In every bucket, as the local store does. */
 int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *aborted)
 {
-    struct older o = {st->remote, before_us, 0, 0};
-    int rc = st->remote->ops->uploads(st->remote->impl, abort_older_visit, &o);
+    struct store_remote *r = st->remote;
+    struct names ns = {0};
+    unsigned n = 0;
+    int rc = r->ops->buckets(r->impl, names_add, &ns);
+    for (size_t i = 0; rc == 0 && i < ns.n; i++) {
+        struct older o = {r, ns.v[i], before_us, 0, 0};
+        rc = r->ops->uploads(r->impl, ns.v[i], abort_older_visit, &o);
+        if (rc == -ERR_NO_SUCH_BUCKET)
+            rc = 0; /* deleted meanwhile */
+        if (rc == 0)
+            rc = o.rc;
+        n += o.n;
+    }
+    free(ns.v);
     if (rc == 0)
-        rc = o.rc;
-    if (rc == 0)
-        *aborted = o.n;
+        *aborted = n;
     return rc;
 }
 
@@ -1057,9 +1181,8 @@ static int mpu_filter_visit(void *ctx, const char *key, const char *upload_id, i
 {
     struct mpu_filter *f = ctx;
     struct str k = str_c(key);
-    if (!str_starts(k, "") ||
-        (f->prefix.len &&
-         !(k.len >= f->prefix.len && memcmp(k.ptr, f->prefix.ptr, f->prefix.len) == 0)))
+    if (f->prefix.len &&
+        !(k.len >= f->prefix.len && memcmp(k.ptr, f->prefix.ptr, f->prefix.len) == 0))
         return 0;
     if (is_sys(k))
         return 0;
@@ -1089,11 +1212,12 @@ int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix
                           int (*fn)(void *ctx, const struct store_mpu *u), void *ctx,
                           bool *truncated)
 {
-    int rc = bucket_check(st, bucket);
+    char b[STORE_BUCKET_MAX + 1];
+    int rc = bucket_check(bucket, b);
     if (rc < 0)
         return rc;
     struct mpu_filter f = {prefix, key_marker, upload_id_marker, max, 0, false, fn, ctx, 0};
-    rc = st->remote->ops->uploads(st->remote->impl, mpu_filter_visit, &f);
+    rc = st->remote->ops->uploads(st->remote->impl, b, mpu_filter_visit, &f);
     if (f.rc < 0)
         return f.rc;
     if (rc < 0)
@@ -1103,17 +1227,125 @@ int store_remote_mpu_list(struct store *st, struct str bucket, struct str prefix
     return 0;
 }
 
+/* The key and upload id as C strings (both checked). */
+static int mpu_args(struct str bucket, struct str key, struct str upload_id, char b[], char **k,
+                    char **id)
+{
+    int rc;
+    *k = *id = NULL;
+    if ((rc = bucket_check(bucket, b)) < 0)
+        return rc;
+    if (upload_id.len == 0 || upload_id.len >= STORE_UPLOAD_ID_MAX ||
+        memchr(upload_id.ptr, '\0', upload_id.len))
+        return -ERR_NO_SUCH_UPLOAD;
+    if ((rc = store_key_check(key)) < 0)
+        return rc;
+    if (is_sys(key))
+        return -ERR_ACCESS_DENIED;
+    if (!(*k = key_dup(key)) || !(*id = str_dup(upload_id))) {
+        free(*k);
+        *k = NULL;
+        return -ERR_NOMEM;
+    }
+    return 0;
+}
+
 int store_remote_mpu_abort(struct store *st, struct str bucket, struct str key,
                            struct str upload_id)
 {
-    int rc = bucket_check(st, bucket);
-    if (rc < 0)
+    char b[STORE_BUCKET_MAX + 1], *k, *id;
+    int rc = mpu_args(bucket, key, upload_id, b, &k, &id);
+    if (rc == 0)
+        rc = st->remote->ops->abort(st->remote->impl, b, k, id);
+    free(k);
+    free(id);
+    return rc;
+}
+
+int store_remote_mpu_create(struct store *st, struct str bucket, struct str key,
+                            const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX])
+{
+    char b[STORE_BUCKET_MAX + 1], *k = NULL;
+    int rc;
+    if ((rc = bucket_check(bucket, b)) < 0 || (rc = store_key_check(key)) < 0)
         return rc;
-    char *k = key_dup(key), *id = str_dup(upload_id);
-    if (!k || !id)
+    if (is_sys(key))
+        return -ERR_ACCESS_DENIED;
+    if (!(k = key_dup(key)))
+        return -ERR_NOMEM;
+    rc = st->remote->ops->mpu_create(st->remote->impl, b, k, attrs, upload_id);
+    free(k);
+    return rc;
+}
+
+int store_remote_part_commit(struct store_put *p, struct str bucket, struct str key,
+                             struct str upload_id, unsigned part, char etag_out[STORE_ETAG_MAX])
+{
+    struct store_remote *r = p->st->remote;
+    char b[STORE_BUCKET_MAX + 1], *k, *id;
+    int rc = mpu_args(bucket, key, upload_id, b, &k, &id);
+    if (rc == 0 && (part < STORE_PART_MIN || part > STORE_PART_MAX))
+        rc = -ERR_INVALID_PART_NUMBER;
+    if (rc == 0)
+        rc = store_put_finish(p);
+    if (rc == 0)
+        rc = r->ops->mpu_part(r->impl, b, k, id, part, p->fd, p->size, p->sha256, etag_out);
+    store_put_free(p);
+    free(k);
+    free(id);
+    return rc;
+}
+
+/* The remote checks the parts (order, ETags, sizes) and answers for a repeated
+ * Complete. The object has no SHA-256 (x-amz-meta-tollgate-sha256 was set before its
+ * bytes were known): its info reads zeros there (docs/scaling.md). */
+int store_remote_mpu_complete(struct store *st, struct str bucket, struct str key,
+                              struct str upload_id, const struct store_mpu_part *parts,
+                              size_t nparts, struct store_obj_info *out)
+{
+    struct store_remote *r = st->remote;
+    char b[STORE_BUCKET_MAX + 1], *k, *id, *mk = NULL, etag[STORE_ETAG_MAX];
+    struct store_obj_info info = {0};
+    int rc = mpu_args(bucket, key, upload_id, b, &k, &id);
+    if (rc == 0 && (nparts == 0 || nparts > STORE_PART_MAX))
+        rc = nparts ? -ERR_INVALID_PART : -ERR_MALFORMED_XML;
+    if (rc == 0 && !(mk = marker_key(key)))
         rc = -ERR_NOMEM;
-    else
-        rc = st->remote->ops->abort(st->remote->impl, k, id);
+    if (rc == 0)
+        rc = r->ops->mpu_complete(r->impl, b, k, id, parts, nparts, etag);
+    if (rc < 0)
+        goto out;
+    /* A new write makes a retired key live again: its marker goes. */
+    if (r->ops->del(r->impl, b, mk) < 0)
+        tg_log_warn("store: the retirement marker of a rewritten key could not be removed; "
+                    "the next lifecycle pass sees it is stale");
+    rcache_drop(r, b, k);
+    gen_bump(st);
+    rc = r->ops->head(r->impl, b, k, &info);
+    if (rc == 0 && strcmp(info.etag, etag) != 0 && etag[0])
+        snprintf(info.etag, sizeof info.etag, "%s", etag); /* written again since */
+    if (rc == 0 && out) {
+        *out = info;
+        memset(&info, 0, sizeof info);
+    }
+out:
+    store_obj_info_release(&info);
+    free(k);
+    free(id);
+    free(mk);
+    return rc;
+}
+
+int store_remote_mpu_list_parts(struct store *st, struct str bucket, struct str key,
+                                struct str upload_id, unsigned marker, unsigned max,
+                                int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                                bool *truncated)
+{
+    char b[STORE_BUCKET_MAX + 1], *k, *id;
+    int rc = mpu_args(bucket, key, upload_id, b, &k, &id);
+    if (rc == 0)
+        rc =
+            st->remote->ops->mpu_parts(st->remote->impl, b, k, id, marker, max, fn, ctx, truncated);
     free(k);
     free(id);
     return rc;

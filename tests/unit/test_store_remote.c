@@ -19,17 +19,34 @@
 #define PAGE 3 /* a tiny page: every listing crosses pages */
 #define MEM_MAX 2048
 
+#define MEM_BUCKETS 8
+#define MEM_UPLOADS 8
+#define MEM_PARTS 4
+
 struct mobj {
-    char *key;
+    char *key;   /* "bucket/key" */
+    bool no_sha; /* completed from parts: no x-amz-meta-tollgate-sha256 */
     char *body;
     size_t len;
     char etag[STORE_ETAG_MAX];
     char *ctype;
     int64_t mtime_us;
 };
+struct mupload {
+    bool used;
+    char bucket[STORE_BUCKET_MAX + 1], id[256];
+    char *key;
+    int64_t initiated_us;
+    char *part[MEM_PARTS];
+    size_t len[MEM_PARTS];
+};
 struct mem {
     struct mobj v[MEM_MAX];
     size_t n;
+    char buckets[MEM_BUCKETS][STORE_BUCKET_MAX + 1];
+    size_t nb;
+    struct mupload up[MEM_UPLOADS];
+    size_t next_id;
     bool down;
     unsigned lists, heads, gets;
 };
@@ -53,34 +70,54 @@ static int mem_find(struct mem *m, const char *key, size_t *at)
     return -1;
 }
 
-static int m_head(void *impl, const char *key, struct store_obj_info *out)
+/* The remote's buckets; an object is stored under "bucket/key" (a bucket name has no
+ * '/'), so one sorted array serves every bucket. */
+static bool mem_has_bucket(struct mem *m, const char *bucket)
+{
+    for (size_t i = 0; i < m->nb; i++)
+        if (strcmp(m->buckets[i], bucket) == 0)
+            return true;
+    return false;
+}
+
+static char *mkey(const char *bucket, const char *key)
+{
+    static __thread char buf[STORE_KEY_MAX + STORE_BUCKET_MAX + 2];
+    snprintf(buf, sizeof buf, "%s/%s", bucket, key);
+    return buf;
+}
+
+static int m_head(void *impl, const char *bucket, const char *key, struct store_obj_info *out)
 {
     struct mem *m = impl;
     size_t i;
     m->heads++;
     if (m->down)
         return -ERR_REMOTE;
-    if (mem_find(m, key, &i) < 0)
-        return -ERR_NO_SUCH_KEY;
+    if (mem_find(m, mkey(bucket, key), &i) < 0)
+        return -ERR_NO_SUCH_KEY; /* a HEAD cannot tell a missing bucket */
     memset(out, 0, sizeof *out);
     out->size = m->v[i].len;
     out->mtime_us = m->v[i].mtime_us;
     snprintf(out->etag, sizeof out->etag, "%s", m->v[i].etag);
-    crypto_sha256(m->v[i].body, m->v[i].len, out->sha256);
+    if (!m->v[i].no_sha)
+        crypto_sha256(m->v[i].body, m->v[i].len, out->sha256);
     out->content_type = strdup(m->v[i].ctype);
     out->meta_json = strdup("{}");
     return 0;
 }
 
-static int m_get(void *impl, const char *key, uint64_t off, uint64_t len, const char *if_match,
-                 int (*sink)(void *ctx, const void *p, size_t n), void *ctx)
+static int m_get(void *impl, const char *bucket, const char *key, uint64_t off, uint64_t len,
+                 const char *if_match, int (*sink)(void *ctx, const void *p, size_t n), void *ctx)
 {
     struct mem *m = impl;
     size_t i;
     m->gets++;
     if (m->down)
         return -ERR_REMOTE;
-    if (mem_find(m, key, &i) < 0)
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
+    if (mem_find(m, mkey(bucket, key), &i) < 0)
         return -ERR_NO_SUCH_KEY;
     if (if_match && strcmp(if_match, m->v[i].etag) != 0)
         return -ERR_PRECONDITION;
@@ -92,46 +129,72 @@ static int m_get(void *impl, const char *key, uint64_t off, uint64_t len, const 
     return n ? sink(ctx, m->v[i].body + off, (size_t)n) : 0;
 }
 
-static int m_put(void *impl, const char *key, int fd, uint64_t size, const uint8_t sha256[32],
-                 const struct store_attrs *attrs, char etag_out[STORE_ETAG_MAX])
+/* Stores body (taken) at bucket/key; the ETag given, or the body's MD5. */
+static void mem_store(struct mem *m, const char *bucket, const char *key, char *body, size_t size,
+                      const char *ctype, const char *etag, bool no_sha)
 {
-    struct mem *m = impl;
     size_t i;
-    if (m->down)
-        return -ERR_REMOTE;
-    char *body = malloc(size + 1);
-    assert_non_null(body);
-    assert_int_equal(pread(fd, body, size, 0), (ssize_t)size);
-    uint8_t sha[32], md5[16];
-    crypto_sha256(body, size, sha);
-    assert_memory_equal(sha, sha256, 32); /* the store hashed what it uploads */
-    crypto_md5(body, size, md5);
-    if (mem_find(m, key, &i) < 0) {
+    if (mem_find(m, mkey(bucket, key), &i) < 0) {
         assert_true(m->n < MEM_MAX);
         memmove(&m->v[i + 1], &m->v[i], (m->n - i) * sizeof m->v[0]);
         m->n++;
         memset(&m->v[i], 0, sizeof m->v[i]);
-        m->v[i].key = strdup(key);
+        m->v[i].key = strdup(mkey(bucket, key));
     } else {
         free(m->v[i].body);
         free(m->v[i].ctype);
     }
     m->v[i].body = body;
     m->v[i].len = size;
-    m->v[i].ctype = strdup(attrs && attrs->content_type ? attrs->content_type : "x/y");
+    m->v[i].ctype = strdup(ctype);
     m->v[i].mtime_us = tg_now_us();
-    hex_encode(md5, 16, m->v[i].etag);
-    snprintf(etag_out, STORE_ETAG_MAX, "%s", m->v[i].etag);
-    return 0;
+    m->v[i].no_sha = no_sha;
+    if (etag) {
+        snprintf(m->v[i].etag, sizeof m->v[i].etag, "%s", etag);
+    } else {
+        uint8_t md5[16];
+        crypto_md5(body, size, md5);
+        hex_encode(md5, 16, m->v[i].etag);
+    }
 }
 
-static int m_del(void *impl, const char *key)
+static int m_put(void *impl, const char *bucket, const char *key, int fd, uint64_t size,
+                 const uint8_t sha256[32], const struct store_attrs *attrs,
+                 const struct store_write_cond *cond, char etag_out[STORE_ETAG_MAX])
 {
     struct mem *m = impl;
     size_t i;
     if (m->down)
         return -ERR_REMOTE;
-    if (mem_find(m, key, &i) < 0)
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
+    bool exists = mem_find(m, mkey(bucket, key), &i) == 0;
+    if (cond && ((cond->if_none_match_any && exists) ||
+                 (cond->if_match && (!exists || (strcmp(cond->if_match, "*") != 0 &&
+                                                 strcmp(cond->if_match, m->v[i].etag) != 0)))))
+        return -ERR_PRECONDITION;
+    char *body = malloc(size + 1);
+    assert_non_null(body);
+    assert_int_equal(pread(fd, body, size, 0), (ssize_t)size);
+    uint8_t sha[32];
+    crypto_sha256(body, size, sha);
+    assert_memory_equal(sha, sha256, 32); /* the store hashed what it uploads */
+    mem_store(m, bucket, key, body, size,
+              attrs && attrs->content_type ? attrs->content_type : "x/y", NULL, false);
+    assert_int_equal(mem_find(m, mkey(bucket, key), &i), 0);
+    snprintf(etag_out, STORE_ETAG_MAX, "%s", m->v[i].etag);
+    return 0;
+}
+
+static int m_del(void *impl, const char *bucket, const char *key)
+{
+    struct mem *m = impl;
+    size_t i;
+    if (m->down)
+        return -ERR_REMOTE;
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
+    if (mem_find(m, mkey(bucket, key), &i) < 0)
         return 0;
     free(m->v[i].key);
     free(m->v[i].body);
@@ -141,28 +204,35 @@ static int m_del(void *impl, const char *key)
     return 0;
 }
 
-static int m_list(void *impl, const char *prefix, const char *after, unsigned max,
-                  int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx,
+static int m_list(void *impl, const char *bucket, const char *prefix, const char *after,
+                  unsigned max, int (*fn)(void *ctx, const struct store_remote_obj *o), void *ctx,
                   bool *truncated)
 {
     struct mem *m = impl;
     m->lists++;
     if (m->down)
         return -ERR_REMOTE;
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
     unsigned got = 0;
+    size_t bl = strlen(bucket) + 1;
     *truncated = false;
     if (max > PAGE)
         max = PAGE;
     for (size_t i = 0; i < m->n; i++) {
-        if (prefix && strncmp(m->v[i].key, prefix, strlen(prefix)) != 0)
+        const char *k = m->v[i].key;
+        if (strncmp(k, bucket, bl - 1) != 0 || k[bl - 1] != '/')
             continue;
-        if (after && strcmp(m->v[i].key, after) <= 0)
+        k += bl;
+        if (prefix && strncmp(k, prefix, strlen(prefix)) != 0)
+            continue;
+        if (after && strcmp(k, after) <= 0)
             continue;
         if (got == max) {
             *truncated = true;
             break;
         }
-        struct store_remote_obj o = {m->v[i].key, m->v[i].len, m->v[i].mtime_us, m->v[i].etag};
+        struct store_remote_obj o = {k, m->v[i].len, m->v[i].mtime_us, m->v[i].etag};
         int rc = fn(ctx, &o);
         if (rc < 0)
             return rc;
@@ -171,17 +241,214 @@ static int m_list(void *impl, const char *prefix, const char *after, unsigned ma
     return 0;
 }
 
-static int m_uploads(void *impl,
+static int m_bucket_create(void *impl, const char *bucket)
+{
+    struct mem *m = impl;
+    if (m->down)
+        return -ERR_REMOTE;
+    if (mem_has_bucket(m, bucket))
+        return -ERR_EXISTS;
+    assert_true(m->nb < MEM_BUCKETS);
+    snprintf(m->buckets[m->nb++], sizeof m->buckets[0], "%s", bucket);
+    return 0;
+}
+
+static int m_bucket_head(void *impl, const char *bucket)
+{
+    struct mem *m = impl;
+    return m->down ? -ERR_REMOTE : mem_has_bucket(m, bucket) ? 0 : -ERR_NO_SUCH_BUCKET;
+}
+
+static int m_bucket_delete(void *impl, const char *bucket)
+{
+    struct mem *m = impl;
+    if (m->down)
+        return -ERR_REMOTE;
+    for (size_t i = 0; i < m->n; i++)
+        if (strncmp(m->v[i].key, bucket, strlen(bucket)) == 0 && m->v[i].key[strlen(bucket)] == '/')
+            return -ERR_BUCKET_NOT_EMPTY; /* the remote sees every key, .tollgate/ too */
+    for (size_t i = 0; i < m->nb; i++)
+        if (strcmp(m->buckets[i], bucket) == 0) {
+            memmove(m->buckets[i], m->buckets[i + 1], (m->nb - i - 1) * sizeof m->buckets[0]);
+            m->nb--;
+            return 0;
+        }
+    return -ERR_NO_SUCH_BUCKET;
+}
+
+static int m_buckets(void *impl, int (*fn)(void *ctx, const char *name, int64_t created_us),
+                     void *ctx)
+{
+    struct mem *m = impl;
+    if (m->down)
+        return -ERR_REMOTE;
+    for (size_t i = 0; i < m->nb; i++) {
+        int rc = fn(ctx, m->buckets[i], 1);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* Multipart: uploads in a small table, each part a body; the ETag of the whole is the
+ * MD5 of the concatenation with "-N", enough to tell versions apart. */
+static struct mupload *mu_find(struct mem *m, const char *bucket, const char *key,
+                               const char *upload_id)
+{
+    for (size_t i = 0; i < MEM_UPLOADS; i++) {
+        struct mupload *u = &m->up[i];
+        if (u->used && strcmp(u->bucket, bucket) == 0 && strcmp(u->key, key) == 0 &&
+            strcmp(u->id, upload_id) == 0)
+            return u;
+    }
+    return NULL;
+}
+
+static void mu_free(struct mupload *u)
+{
+    for (unsigned i = 0; i < MEM_PARTS; i++)
+        free(u->part[i]);
+    free(u->key);
+    memset(u, 0, sizeof *u);
+}
+
+static int m_uploads(void *impl, const char *bucket,
                      int (*fn)(void *ctx, const char *key, const char *upload_id, int64_t t),
                      void *ctx)
 {
-    (void)fn, (void)ctx;
-    return ((struct mem *)impl)->down ? -ERR_REMOTE : 0;
+    struct mem *m = impl;
+    if (m->down)
+        return -ERR_REMOTE;
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
+    for (size_t i = 0; i < MEM_UPLOADS; i++)
+        if (m->up[i].used && strcmp(m->up[i].bucket, bucket) == 0) {
+            int rc = fn(ctx, m->up[i].key, m->up[i].id, m->up[i].initiated_us);
+            if (rc < 0)
+                return rc;
+        }
+    return 0;
 }
 
-static int m_abort(void *impl, const char *key, const char *upload_id)
+static int m_abort(void *impl, const char *bucket, const char *key, const char *upload_id)
 {
-    (void)impl, (void)key, (void)upload_id;
+    struct mem *m = impl;
+    struct mupload *u = m->down ? NULL : mu_find(m, bucket, key, upload_id);
+    if (m->down)
+        return -ERR_REMOTE;
+    if (!u)
+        return -ERR_NO_SUCH_UPLOAD;
+    mu_free(u);
+    return 0;
+}
+
+static int m_mpu_create(void *impl, const char *bucket, const char *key,
+                        const struct store_attrs *attrs, char upload_id[STORE_UPLOAD_ID_MAX])
+{
+    struct mem *m = impl;
+    (void)attrs;
+    if (m->down)
+        return -ERR_REMOTE;
+    if (!mem_has_bucket(m, bucket))
+        return -ERR_NO_SUCH_BUCKET;
+    for (size_t i = 0; i < MEM_UPLOADS; i++) {
+        struct mupload *u = &m->up[i];
+        if (u->used)
+            continue;
+        u->used = true;
+        u->key = strdup(key);
+        u->initiated_us = tg_now_us();
+        snprintf(u->bucket, sizeof u->bucket, "%s", bucket);
+        /* long, as R2's and AWS's are */
+        snprintf(u->id, sizeof u->id, "%0200zu", ++m->next_id);
+        snprintf(upload_id, STORE_UPLOAD_ID_MAX, "%s", u->id);
+        return 0;
+    }
+    fail();
+    return -ERR_INTERNAL;
+}
+
+static int m_mpu_part(void *impl, const char *bucket, const char *key, const char *upload_id,
+                      unsigned part, int fd, uint64_t size, const uint8_t sha256[32],
+                      char etag_out[STORE_ETAG_MAX])
+{
+    struct mem *m = impl;
+    struct mupload *u = mu_find(m, bucket, key, upload_id);
+    (void)sha256;
+    if (!u)
+        return -ERR_NO_SUCH_UPLOAD;
+    assert_true(part >= 1 && part <= MEM_PARTS);
+    free(u->part[part - 1]);
+    u->part[part - 1] = malloc(size + 1);
+    assert_non_null(u->part[part - 1]);
+    assert_int_equal(pread(fd, u->part[part - 1], size, 0), (ssize_t)size);
+    u->len[part - 1] = size;
+    uint8_t md5[16];
+    crypto_md5(u->part[part - 1], size, md5);
+    hex_encode(md5, 16, etag_out);
+    return 0;
+}
+
+static int m_mpu_complete(void *impl, const char *bucket, const char *key, const char *upload_id,
+                          const struct store_mpu_part *parts, size_t n,
+                          char etag_out[STORE_ETAG_MAX])
+{
+    struct mem *m = impl;
+    struct mupload *u = mu_find(m, bucket, key, upload_id);
+    if (!u)
+        return -ERR_NO_SUCH_UPLOAD;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned k = parts[i].part;
+        if (k < 1 || k > MEM_PARTS || !u->part[k - 1] || (i && parts[i - 1].part >= k))
+            return -ERR_INVALID_PART;
+        total += u->len[k - 1];
+    }
+    char *body = malloc(total + 1);
+    assert_non_null(body);
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(body + at, u->part[parts[i].part - 1], u->len[parts[i].part - 1]);
+        at += u->len[parts[i].part - 1];
+    }
+    uint8_t md5[16];
+    char etag[STORE_ETAG_MAX];
+    crypto_md5(body, total, md5);
+    hex_encode(md5, 16, etag);
+    snprintf(etag + 32, sizeof etag - 32, "-%zu", n);
+    mem_store(m, bucket, key, body, total, "x/y", etag, true);
+    snprintf(etag_out, STORE_ETAG_MAX, "%s", etag);
+    mu_free(u);
+    return 0;
+}
+
+static int m_mpu_parts(void *impl, const char *bucket, const char *key, const char *upload_id,
+                       unsigned marker, unsigned max,
+                       int (*fn)(void *ctx, const struct store_mpu_part *p), void *ctx,
+                       bool *truncated)
+{
+    struct mem *m = impl;
+    struct mupload *u = mu_find(m, bucket, key, upload_id);
+    unsigned got = 0;
+    if (!u)
+        return -ERR_NO_SUCH_UPLOAD;
+    *truncated = false;
+    for (unsigned k = marker + 1; k <= MEM_PARTS; k++) {
+        if (!u->part[k - 1])
+            continue;
+        if (got == max) {
+            *truncated = true;
+            break;
+        }
+        struct store_mpu_part sp = {.part = k, .size = u->len[k - 1]};
+        uint8_t md5[16];
+        crypto_md5(u->part[k - 1], u->len[k - 1], md5);
+        hex_encode(md5, 16, sp.etag);
+        int rc = fn(ctx, &sp);
+        if (rc < 0)
+            return rc;
+        got++;
+    }
     return 0;
 }
 
@@ -193,11 +460,29 @@ static void m_free(void *impl)
         free(m->v[i].body);
         free(m->v[i].ctype);
     }
+    for (size_t i = 0; i < MEM_UPLOADS; i++)
+        mu_free(&m->up[i]);
     free(m);
 }
 
-static const struct store_remote_ops mem_ops = {m_head, m_get,     m_put,   m_del,
-                                                m_list, m_uploads, m_abort, m_free};
+static const struct store_remote_ops mem_ops = {
+    .head = m_head,
+    .get = m_get,
+    .put = m_put,
+    .del = m_del,
+    .list = m_list,
+    .bucket_create = m_bucket_create,
+    .bucket_head = m_bucket_head,
+    .bucket_delete = m_bucket_delete,
+    .buckets = m_buckets,
+    .uploads = m_uploads,
+    .abort = m_abort,
+    .mpu_create = m_mpu_create,
+    .mpu_part = m_mpu_part,
+    .mpu_complete = m_mpu_complete,
+    .mpu_parts = m_mpu_parts,
+    .free = m_free,
+};
 
 struct pair {
     struct tstore local;
@@ -218,6 +503,7 @@ static int pair_setup(void **state)
     assert_non_null(mkdtemp(p->rdir));
     p->mem = calloc(1, sizeof *p->mem);
     assert_non_null(p->mem);
+    snprintf(p->mem->buckets[p->mem->nb++], sizeof p->mem->buckets[0], "bkt");
     assert_int_equal(store_open_remote(p->rdir, "bkt", &mem_ops, p->mem, &p->remote), 0);
     assert_true(store_is_remote(p->remote));
     *state = p;
@@ -335,8 +621,8 @@ static void same_listings(void **state)
     compare_all(p, AFTERS, sizeof AFTERS / sizeof *AFTERS);
     /* the store's own keys exist on the remote but never show */
     size_t at;
-    assert_int_equal(mem_find(p->mem, ".tollgate/gen", &at), 0);
-    assert_int_equal(mem_find(p->mem, ".tollgate/retired/z", &at), 0);
+    assert_int_equal(mem_find(p->mem, "bkt/.tollgate/gen", &at), 0);
+    assert_int_equal(mem_find(p->mem, "bkt/.tollgate/retired/z", &at), 0);
 }
 
 static void paging_reassembles(void **state)
@@ -438,10 +724,7 @@ static void generation_and_failures(void **state)
     assert_int_equal(store_obj_list(st, &req, collect, &o, &res), -ERR_REMOTE);
     p->mem->down = false;
     assert_int_equal(store_obj_head(st, STR_LIT("bkt"), STR_LIT("k"), &info), -ERR_NO_SUCH_KEY);
-    /* only its bucket; its own keys refused; a stale ETag on pread */
-    assert_int_equal(store_bucket_exists(st, STR_LIT("other")), -ERR_NO_SUCH_BUCKET);
-    assert_int_equal(store_bucket_create(st, STR_LIT("bkt")), -ERR_EXISTS);
-    assert_int_equal(store_bucket_create(st, STR_LIT("other")), -ERR_NOT_IMPLEMENTED);
+    /* its own keys refused; a stale ETag on pread */
     assert_int_equal(put_str(st, "bkt", ".tollgate/x", "v"), -ERR_ACCESS_DENIED);
     struct store_obj_info w;
     assert_int_equal(put_chunked(st, "bkt", "r", "0123456789", 10, 3, NULL, &w), 0);
@@ -464,6 +747,143 @@ static void generation_and_failures(void **state)
     assert_int_equal(p->mem->heads, h0); /* cached at the put */
 }
 
+static int count_bucket(void *ctx, const struct store_bucket *b)
+{
+    (void)b;
+    (*(int *)ctx)++;
+    return 0;
+}
+
+static int count_part(void *ctx, const struct store_mpu_part *pt)
+{
+    ((unsigned *)ctx)[pt->part]++;
+    return 0;
+}
+
+static int count_upload(void *ctx, const struct store_mpu *u)
+{
+    assert_true(strlen(u->upload_id) > 64);
+    (*(int *)ctx)++;
+    return 0;
+}
+
+/* A part of a multipart upload, through a store put. */
+static int part_put(struct store *st, const char *bucket, const char *key, const char *id,
+                    unsigned part, const char *body, char etag[STORE_ETAG_MAX])
+{
+    struct store_put *pp = NULL;
+    int rc = store_put_begin(st, &pp);
+    if (rc == 0 && (rc = store_put_write(pp, body, strlen(body))) < 0)
+        store_put_abort(pp);
+    if (rc == 0)
+        rc = store_mpu_part_commit(pp, str_c(bucket), str_c(key), str_c(id), part, etag);
+    return rc;
+}
+
+/* Buckets are the remote's, one to one; multipart uploads pass through (long upload ids,
+ * the remote's part ETags), and a completed upload rewrites the key like a put. */
+static void buckets_and_multipart(void **state)
+{
+    struct pair *p = *state;
+    struct store *st = p->remote;
+    struct store_obj_info info = {0};
+    int n = 0;
+    assert_int_equal(store_bucket_exists(st, STR_LIT("other")), -ERR_NO_SUCH_BUCKET);
+    assert_int_equal(store_bucket_create(st, STR_LIT("bkt")), -ERR_EXISTS);
+    assert_int_equal(store_bucket_create(st, STR_LIT("Bad_Name")), -ERR_INVALID_BUCKET_NAME);
+    assert_int_equal(store_bucket_create(st, STR_LIT("other")), 0);
+    assert_int_equal(store_bucket_exists(st, STR_LIT("other")), 0);
+    assert_int_equal(store_bucket_list(st, count_bucket, &n), 0);
+    assert_int_equal(n, 2);
+    /* a key in one bucket is not in the other */
+    assert_int_equal(put_str(st, "other", "k", "in other"), 0);
+    assert_int_equal(store_obj_head(st, STR_LIT("bkt"), STR_LIT("k"), &info), -ERR_NO_SUCH_KEY);
+    assert_int_equal(store_obj_head(st, STR_LIT("nope"), STR_LIT("k"), &info), -ERR_NO_SUCH_BUCKET);
+    assert_int_equal(put_str(st, "nope", "k", "v"), -ERR_NO_SUCH_BUCKET);
+    char *got = get_all(st, "other", "k", NULL);
+    assert_string_equal(got, "in other");
+    free(got);
+    /* retirement markers live in the object's bucket and go with it */
+    assert_int_equal(store_obj_retire(st, STR_LIT("other"), STR_LIT("k"), 1000), 0);
+    n = 0;
+    assert_int_equal(store_retired_list(st, STR_LIT("other"), count_retired, &n), 0);
+    assert_int_equal(n, 1);
+    n = 0;
+    assert_int_equal(store_retired_list(st, STR_LIT("bkt"), count_retired, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_bucket_delete(st, STR_LIT("other")), -ERR_BUCKET_NOT_EMPTY);
+
+    /* multipart: create, two parts (one sent twice), list, complete */
+    char id[STORE_UPLOAD_ID_MAX], e1[STORE_ETAG_MAX], e2[STORE_ETAG_MAX];
+    assert_int_equal(store_mpu_create(st, STR_LIT("other"), STR_LIT("k"), NULL, id), 0);
+    assert_true(strlen(id) > 64);
+    assert_int_equal(store_mpu_create(st, STR_LIT("other"), STR_LIT(".tollgate/x"), NULL, id),
+                     -ERR_ACCESS_DENIED);
+    assert_int_equal(store_mpu_create(st, STR_LIT("other"), STR_LIT("k"), NULL, id), 0);
+    assert_int_equal(part_put(st, "other", "k", id, 1, "first ", e1), 0);
+    assert_int_equal(part_put(st, "other", "k", id, 2, "wrong", e2), 0);
+    assert_int_equal(part_put(st, "other", "k", id, 2, "second", e2), 0);
+    assert_int_equal(part_put(st, "other", "k", "no-such-upload", 1, "x", e2), -ERR_NO_SUCH_UPLOAD);
+    assert_int_equal(part_put(st, "other", "k", id, 0, "x", e2), -ERR_INVALID_PART_NUMBER);
+    unsigned seen[5] = {0};
+    bool more = true;
+    assert_int_equal(store_mpu_list_parts(st, STR_LIT("other"), STR_LIT("k"), str_c(id), 0, 10,
+                                          count_part, seen, &more),
+                     0);
+    assert_false(more);
+    assert_int_equal(seen[1] + seen[2], 2);
+    n = 0;
+    assert_int_equal(store_mpu_list(st, STR_LIT("other"), STR_NULL, STR_NULL, STR_NULL, 100,
+                                    count_upload, &n, &more),
+                     0);
+    assert_int_equal(n, 2); /* this one and the first, left open */
+    struct store_mpu_part parts[2] = {{.part = 1}, {.part = 2}};
+    snprintf(parts[0].etag, sizeof parts[0].etag, "%s", e1);
+    snprintf(parts[1].etag, sizeof parts[1].etag, "%s", e2);
+    uint64_t g0, g1;
+    assert_true(store_generation(st, &g0));
+    assert_int_equal(
+        store_mpu_complete(st, STR_LIT("other"), STR_LIT("k"), str_c(id), parts, 2, &info), 0);
+    assert_true(store_generation(st, &g1));
+    assert_true(g1 != g0);
+    assert_int_equal(info.size, 12);
+    assert_non_null(strstr(info.etag, "-2"));
+    uint8_t zero[32] = {0};
+    assert_memory_equal(info.sha256, zero, 32); /* not known for a multipart object */
+    store_obj_info_release(&info);
+    got = get_all(st, "other", "k", NULL);
+    assert_string_equal(got, "first second");
+    free(got);
+    /* the rewrite made the retired key live again */
+    n = 0;
+    assert_int_equal(store_retired_list(st, STR_LIT("other"), count_retired, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(
+        store_mpu_complete(st, STR_LIT("other"), STR_LIT("k"), str_c(id), parts, 2, &info),
+        -ERR_NO_SUCH_UPLOAD);
+    /* old uploads are aborted in every bucket */
+    assert_int_equal(store_mpu_create(st, STR_LIT("bkt"), STR_LIT("b"), NULL, id), 0);
+    unsigned aborted = 0;
+    assert_int_equal(store_mpu_abort_older(st, tg_now_us() + 1000000, &aborted), 0);
+    assert_int_equal(aborted, 2);
+    assert_int_equal(store_mpu_abort(st, STR_LIT("bkt"), STR_LIT("b"), str_c(id)),
+                     -ERR_NO_SUCH_UPLOAD);
+
+    /* a bucket empty but for the store's own keys is deleted with them */
+    assert_int_equal(store_obj_retire(st, STR_LIT("other"), STR_LIT("k"), 2000), 0);
+    assert_int_equal(store_obj_delete_retired(st, STR_LIT("other"), STR_LIT("k"), 2000), 0);
+    assert_int_equal(put_str(st, "other", "z", "v"), 0);
+    assert_int_equal(store_obj_delete(st, STR_LIT("other"), STR_LIT("z")), 0);
+    size_t at;
+    assert_int_equal(mem_find(p->mem, "other/.tollgate/retired/k", &at), -1);
+    p->mem->down = true;
+    assert_int_equal(store_bucket_delete(st, STR_LIT("other")), -ERR_REMOTE);
+    p->mem->down = false;
+    assert_int_equal(store_bucket_delete(st, STR_LIT("other")), 0);
+    assert_int_equal(store_bucket_exists(st, STR_LIT("other")), -ERR_NO_SUCH_BUCKET);
+    assert_int_equal(store_bucket_delete(st, STR_LIT("other")), -ERR_NO_SUCH_BUCKET);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +891,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(paging_reassembles, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(retirement, pair_setup, pair_teardown),
         cmocka_unit_test_setup_teardown(generation_and_failures, pair_setup, pair_teardown),
+        cmocka_unit_test_setup_teardown(buckets_and_multipart, pair_setup, pair_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
