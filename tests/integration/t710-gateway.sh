@@ -187,6 +187,49 @@ awss3 s3 rm s3://tollgate/misc/h2.txt >/dev/null 2>&1
 out=$(remote_aws s3api head-object --bucket tollgate --key misc/h2.txt 2>&1)
 check_contains "DeleteObject: gone from the remote" "Not Found" "$out"
 
+# ---- buckets and multipart uploads pass through to the remote ----
+awss3 s3 mb s3://gwb >/dev/null 2>&1
+check_eq "CreateBucket through the gateway" 0 "$?"
+check "... the bucket exists on the remote" remote_aws s3api head-bucket --bucket gwb
+check_eq "ListBuckets: the remote's buckets" "['gwb', 'tollgate']" \
+    "$(awss3 s3api list-buckets --output json | /usr/bin/python3 -c 'import json,sys; print(sorted(b["Name"] for b in json.load(sys.stdin)["Buckets"]))')"
+head -c 12000000 /dev/urandom >"$T/mp.bin"
+awss3 s3 cp "$T/mp.bin" s3://gwb/big/mp.bin >/dev/null 2>&1
+check_eq "a 12 MB multipart upload (awscli, 8 MiB parts) through the gateway" 0 "$?"
+remote_aws s3api head-object --bucket gwb --key big/mp.bin --output json >"$T/mph.json" 2>/dev/null
+check_contains "... completed on the remote from 2 parts" '-2"' "$(pyj "$T/mph.json" 'd["ETag"]')"
+check_eq "... the gateway answers the remote's ETag" "$(pyj "$T/mph.json" 'd["ETag"]')" \
+    "$(awss3 s3api head-object --bucket gwb --key big/mp.bin --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ETag"])')"
+remote_aws s3 cp s3://gwb/big/mp.bin "$T/mp.got" >/dev/null 2>&1
+check "... the remote holds the same bytes" cmp "$T/mp.got" "$T/mp.bin"
+awss3 s3api create-multipart-upload --bucket gwb --key big/open.bin --output json >"$T/cmu.json" 2>/dev/null
+UPID=$(pyj "$T/cmu.json" 'd["UploadId"]')
+check_eq "CreateMultipartUpload: the upload id is the remote's" "$UPID" \
+    "$(remote_aws s3api list-multipart-uploads --bucket gwb --output json | /usr/bin/python3 -c 'import json,sys; print(" ".join(u["UploadId"] for u in json.load(sys.stdin).get("Uploads", [])))')"
+head -c 1000 /dev/urandom >"$T/p1.bin"
+awss3 s3api upload-part --bucket gwb --key big/open.bin --upload-id "$UPID" --part-number 1 --body "$T/p1.bin" >/dev/null 2>&1
+check_eq "ListParts through the gateway: the part sent" "1 1000" \
+    "$(awss3 s3api list-parts --bucket gwb --key big/open.bin --upload-id "$UPID" --output json | /usr/bin/python3 -c 'import json,sys; print(" ".join("%d %d" % (p["PartNumber"], p["Size"]) for p in json.load(sys.stdin)["Parts"]))')"
+out=$(awss3 s3api complete-multipart-upload --bucket gwb --key big/open.bin --upload-id "$UPID" \
+    --multipart-upload '{"Parts":[{"PartNumber":1,"ETag":"\"00000000000000000000000000000000\""}]}' 2>&1)
+check_contains "a wrong part ETag: the remote's InvalidPart comes back" "InvalidPart" "$out"
+awss3 s3api abort-multipart-upload --bucket gwb --key big/open.bin --upload-id "$UPID" >/dev/null 2>&1
+check_eq "AbortMultipartUpload: gone from the remote" "" \
+    "$(remote_aws s3api list-multipart-uploads --bucket gwb --output json | /usr/bin/python3 -c 'import json,sys; t=sys.stdin.read(); print(" ".join(u["Key"] for u in json.loads(t).get("Uploads", [])) if t.strip() else "")')"
+awss3 s3api put-object --bucket gwb --key ck.txt --body "$T/h.txt" --checksum-algorithm CRC32 >/dev/null 2>&1
+check_contains "a client's CRC32 is kept on the remote as metadata" "tollgate-checksum-crc32" \
+    "$(remote_aws s3api head-object --bucket gwb --key ck.txt --output json 2>/dev/null)"
+check_eq "... and comes back through the gateway, not as user metadata" "$(/usr/bin/python3 -c 'import zlib,base64,sys; print(base64.b64encode(zlib.crc32(open(sys.argv[1],"rb").read()).to_bytes(4,"big")).decode())' "$T/h.txt") {}" \
+    "$(awss3 s3api head-object --bucket gwb --key ck.txt --checksum-mode ENABLED --output json | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("ChecksumCRC32"), d.get("Metadata"))')"
+out=$(awss3 s3 rb s3://gwb 2>&1)
+check_contains "DeleteBucket of a bucket with objects: BucketNotEmpty" "BucketNotEmpty" "$out"
+awss3 s3 rm --recursive s3://gwb >/dev/null 2>&1
+awss3 s3 rb s3://gwb >/dev/null 2>&1
+check_eq "DeleteBucket once empty" 0 "$?"
+check "... gone from the remote" bash -c "! remote_aws s3api head-bucket --bucket gwb 2>/dev/null"
+out=$(awss3 s3 ls s3://gwb 2>&1)
+check_contains "... and through the gateway: NoSuchBucket" "NoSuchBucket" "$out"
+
 # ---- the lifecycle pass aborts old multipart uploads on the remote ----
 printf '\n[lifecycle uploads]\nprefix = uploads/\nabort_multipart_after = 1\n' >>"$CONF"
 remote_aws s3api create-multipart-upload --bucket tollgate --key uploads/stale.bin >/dev/null 2>&1
