@@ -1146,13 +1146,18 @@ static int names_add(void *ctx, const char *name, int64_t created_us)
     return 0;
 }
 
-/* In every bucket, as the local store does. */
+/* In every bucket, as the local store does -- or in the home bucket alone when the
+ * remote will not list its buckets to these credentials (a token scoped to one bucket). */
 int store_remote_abort_older(struct store *st, int64_t before_us, unsigned *aborted)
 {
     struct store_remote *r = st->remote;
     struct names ns = {0};
     unsigned n = 0;
     int rc = r->ops->buckets(r->impl, names_add, &ns);
+    if (rc < 0 && rc != -ERR_NOMEM) {
+        ns.n = 0;
+        rc = names_add(&ns, r->bucket, 0);
+    }
     for (size_t i = 0; rc == 0 && i < ns.n; i++) {
         struct older o = {r, ns.v[i], before_us, 0, 0};
         rc = r->ops->uploads(r->impl, ns.v[i], abort_older_visit, &o);

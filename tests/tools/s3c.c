@@ -1,8 +1,8 @@
 /* s3c.c -- a tiny command-line driver of the S3 client (src/s3/s3_client.c), for the
  * integration tests: put, get (optionally a range), head, rm (DeleteObjects for more
  * than one key), ls; mb, hb, rb, buckets; mpu (a multipart upload call by call: create,
- * parts of PART bytes, list parts, complete). Prints simple lines; exits 0 on success, 1 on failure with the
- * client's error sentence on stderr. The secret is read from --secret or
+ * parts of PART bytes, list parts, complete). Prints simple lines; exits 0 on success, 1 on failure
+ * with the client's error sentence on stderr. The secret is read from --secret or
  * AWS_SECRET_ACCESS_KEY and never printed.
  *   S3C_MULTIPART_THRESHOLD / S3C_PART_SIZE (bytes) tune multipart uploads. */
 #include <fcntl.h>

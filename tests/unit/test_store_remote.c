@@ -47,6 +47,7 @@ struct mem {
     size_t nb;
     struct mupload up[MEM_UPLOADS];
     size_t next_id;
+    bool deny_buckets; /* ListBuckets refused (a token scoped to one bucket) */
     bool down;
     unsigned lists, heads, gets;
 };
@@ -280,7 +281,7 @@ static int m_buckets(void *impl, int (*fn)(void *ctx, const char *name, int64_t 
                      void *ctx)
 {
     struct mem *m = impl;
-    if (m->down)
+    if (m->down || m->deny_buckets)
         return -ERR_REMOTE;
     for (size_t i = 0; i < m->nb; i++) {
         int rc = fn(ctx, m->buckets[i], 1);
@@ -868,6 +869,14 @@ static void buckets_and_multipart(void **state)
     assert_int_equal(aborted, 2);
     assert_int_equal(store_mpu_abort(st, STR_LIT("bkt"), STR_LIT("b"), str_c(id)),
                      -ERR_NO_SUCH_UPLOAD);
+    /* credentials that may not list buckets: the home bucket's uploads still go */
+    p->mem->deny_buckets = true;
+    assert_int_equal(store_mpu_create(st, STR_LIT("bkt"), STR_LIT("b"), NULL, id), 0);
+    assert_int_equal(store_mpu_create(st, STR_LIT("other"), STR_LIT("o"), NULL, id), 0);
+    assert_int_equal(store_mpu_abort_older(st, tg_now_us() + 1000000, &aborted), 0);
+    assert_int_equal(aborted, 1);
+    assert_int_equal(store_mpu_abort(st, STR_LIT("other"), STR_LIT("o"), str_c(id)), 0);
+    p->mem->deny_buckets = false;
 
     /* a bucket empty but for the store's own keys is deleted with them */
     assert_int_equal(store_obj_retire(st, STR_LIT("other"), STR_LIT("k"), 2000), 0);
