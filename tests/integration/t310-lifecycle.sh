@@ -149,11 +149,13 @@ check_eq "the deleted day: 404 now" 404 "$(code "$(presign 2026-03-10T13:05:00Z 
 check_eq "its manifest too" 404 "$(code "$(presign 2026-03-10T13:05:00Z tier2/daily/2026-03-01/manifest.json)")"
 check_eq "a kept day still downloads" 200 "$(code "$(presign 2026-03-10T13:05:00Z tier2/daily/2026-03-03/tier2_2026-03-03.parquet)")"
 
+echo scratch >"$T/s.txt"
 if [ "$TG_STORAGE" = s3 ]; then
-    # A gateway serves one remote bucket, takes no multipart upload through its S3 API
-    # and dates objects by the remote's Last-Modified (the real clock, not TOLLGATE_NOW):
-    # what follows is the local store's (docs/scaling.md, "What a gateway does not do").
-    echo "# TG_STORAGE=s3: the S3 multipart, other-bucket and expire_after sections are local-store only"
+    # A gateway's objects and uploads are dated by the remote (its Last-Modified and
+    # Initiated: the real clock, not TOLLGATE_NOW), so this section, which moves the
+    # clock by days, is the local store's (docs/scaling.md, "What a gateway does not do").
+    echo "# TG_STORAGE=s3: the [lifecycle] expire_after / abort_multipart_after section dated by TOLLGATE_NOW is local-store only"
+    tg_stop
 else
 # ---- [lifecycle scratch]: expire_after = 3 days; uploads: abort after 1 day ----
 # awscli signs with the real clock; awsat signs at a given instant (the server's
@@ -178,7 +180,6 @@ awsat() { local at=$1; shift; /usr/bin/python3 "$T/awsat.py" "$at" --endpoint-ur
 nuploads() { awsat "$1" s3api list-multipart-uploads --bucket tollgate --output json |
     /usr/bin/python3 -c 'import json,sys; print(" ".join(u["Key"] for u in json.load(sys.stdin).get("Uploads", [])))'; }
 
-echo scratch >"$T/s.txt"
 S1=2026-03-10T13:05:00Z
 check "put scratch/a.txt" awsat $S1 s3 cp --quiet "$T/s.txt" s3://tollgate/scratch/a.txt
 check "put keep/b.txt (no rule)" awsat $S1 s3 cp --quiet "$T/s.txt" s3://tollgate/keep/b.txt
@@ -219,6 +220,7 @@ awsat $S2 s3api head-object --bucket tollgate --key scratch/a.txt >/dev/null 2>&
 check_eq "scratch/a.txt is gone" 254 "$?"
 check "keep/b.txt is kept" awsat $S2 s3api head-object --bucket tollgate --key keep/b.txt
 tg_stop
+fi
 
 # ---- S3 lifecycle configuration (the real clock: plain awscli and curl --aws-sigv4) ----
 tg_serve || { not_ok "server restarts"; finish; }
@@ -294,8 +296,6 @@ check_contains "after delete: NoSuchLifecycleConfiguration" "NoSuchLifecycleConf
 tg_stop
 lc "$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%SZ)" plan
 check_eq "without the configuration nothing in scratchb is planned" 0 "$(grep -c 'scratchb' "$T/lc.out")"
-
-fi
 
 # ---- configuration refusals ----
 cp "$CONF" "$DATA/bad.conf"
