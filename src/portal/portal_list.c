@@ -112,7 +112,11 @@ static int on_entry(void *ctx, const struct store_list_entry *e)
     c->f.size = e->info->size;
     c->f.mtime = e->info->mtime_us / 1000000;
     c->f.rows = -1;
-    hex_encode(e->info->sha256, 32, c->f.sha256);
+    static const uint8_t none[32];
+    if (memcmp(e->info->sha256, none, 32) == 0)
+        c->f.sha256[0] = '\0'; /* not known (a multipart object on a remote): shown empty */
+    else
+        hex_encode(e->info->sha256, 32, c->f.sha256);
     s->n++;
     return 0;
 }

@@ -202,6 +202,11 @@ check_eq "... the gateway answers the remote's ETag" "$(pyj "$T/mph.json" 'd["ET
     "$(awss3 s3api head-object --bucket gwb --key big/mp.bin --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ETag"])')"
 remote_aws s3 cp s3://gwb/big/mp.bin "$T/mp.got" >/dev/null 2>&1
 check "... the remote holds the same bytes" cmp "$T/mp.got" "$T/mp.bin"
+awss3 s3 cp "$T/mp.bin" s3://tollgate/tier1/daily/2026-11-09/tier1_2026-11-09.csv >/dev/null 2>&1
+curl -s "$URL/api/downloads/tier1?t=$TOK1" >"$T/apimp.json"
+check_eq "a multipart upload into a grant's folder: listed, its SHA-256 empty (not known), not zeros" "12000000 ''" \
+    "$(pyj "$T/apimp.json" '" ".join([str(x["size"]) + " " + repr(x["sha256"]) for x in d["daily"] if x["date"]=="2026-11-09"])')"
+awss3 s3 rm s3://tollgate/tier1/daily/2026-11-09/tier1_2026-11-09.csv >/dev/null 2>&1
 awss3 s3api create-multipart-upload --bucket gwb --key big/open.bin --output json >"$T/cmu.json" 2>/dev/null
 UPID=$(pyj "$T/cmu.json" 'd["UploadId"]')
 check_eq "CreateMultipartUpload: the upload id is the remote's" "$UPID" \
