@@ -304,8 +304,11 @@ int store_remote_head(struct store *st, struct str bucket, struct str key,
     if (rc == 0) {
         srem_rcache_put(r, b, k, &info);
         *out = info;
-    } else if (rc == -ERR_NO_SUCH_KEY && r->ops->bucket_head(r->impl, b) == -ERR_NO_SUCH_BUCKET) {
-        rc = -ERR_NO_SUCH_BUCKET; /* a HEAD's 404 has no body to tell */
+    } else if (rc == -ERR_NO_SUCH_KEY && strcmp(b, r->bucket) != 0 &&
+               r->ops->bucket_head(r->impl, b) == -ERR_NO_SUCH_BUCKET) {
+        /* a HEAD's 404 has no body to tell; the home bucket (the publisher's, whose misses
+         * are frequent) is known to exist */
+        rc = -ERR_NO_SUCH_BUCKET;
     }
     free(k);
     return rc;
