@@ -1,6 +1,6 @@
 /* publish_text.c -- file kinds from names, the CSV / JSON-lines scanner (rows and the
  * schema fingerprint) and a gzip-inflating reader. No store access here: the pipeline
- * (publish.c) feeds bytes in. */
+ * (publish.c, publish_bundle.c) feeds bytes in. */
 #include <errno.h>
 #include <jansson.h>
 #include <stdio.h>
