@@ -112,7 +112,7 @@ struct folders {
     size_t n, cap;
     int err;
 };
-/* fs->v is the caller's to free, whatever the result. */
+/* fs->v is the caller's to free (NULL after a failure, so freeing it is always safe). */
 int pub_list_folders(struct ctx *c, const char *kind, const char *period_prefix, bool skip_retired,
                      struct folders *fs);
 int pub_retire_folder(struct ctx *c, const char *folder, const char *keep, bool keep_manifests);

@@ -295,6 +295,11 @@ int pub_list_folders(struct ctx *c, const char *kind, const char *period_prefix,
     int rc = list_all(c, dir, skip_retired, on_folder_entry, fs);
     if (rc == 0 && fs->err)
         rc = pub_fail(c, fs->err, "cannot list '%s': %s", dir, pub_errs(fs->err));
+    if (rc < 0) { /* the caller owns fs->v only on success */
+        free(fs->v);
+        fs->v = NULL;
+        fs->n = fs->cap = 0;
+    }
     return rc;
 }
 
