@@ -286,9 +286,10 @@ int s3_client_put_fd_hdrs(struct s3_client *c, const char *key, int fd, uint64_t
                           const uint8_t *sha256, const char *const *hdrs, size_t n_hdrs,
                           struct s3_client_obj *out);
 /* One ListObjectsV2 page: keys under prefix strictly after `after` (start-after), at
- * most max (1..1000), with Last-Modified (seconds); *truncated when more follow. */
+ * most max (1..1000), with LastModified (microseconds: the listing's milliseconds are
+ * kept); *truncated when more follow. */
 typedef int (*s3_client_list2_fn)(void *ctx, const char *key, uint64_t size, const char *etag,
-                                  int64_t mtime);
+                                  int64_t mtime_us);
 int s3_client_list_page(struct s3_client *c, const char *prefix, const char *after, unsigned max,
                         s3_client_list2_fn fn, void *ctx, bool *truncated);
 /* ListMultipartUploads under prefix, every page: fn per upload in progress. */

@@ -240,7 +240,7 @@ struct list_parse {
     struct buf key;
     char etag[80];
     uint64_t size;
-    int64_t mtime;
+    int64_t mtime_us;
     bool has_key, truncated;
     struct buf *token;
 };
@@ -255,13 +255,13 @@ static int list_visit(void *ctx, const char *path, const char *text)
         if (!lp->has_key)
             return -ERR_MALFORMED_XML;
         if (lp->fn2)
-            rc = lp->fn2(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag, lp->mtime);
+            rc = lp->fn2(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag, lp->mtime_us);
         else if (lp->fn)
             rc = lp->fn(lp->ctx, buf_cstr(&lp->key), lp->size, lp->etag);
         buf_reset(&lp->key);
         lp->has_key = false;
         lp->size = 0;
-        lp->mtime = 0;
+        lp->mtime_us = 0;
         lp->etag[0] = '\0';
         return rc;
     }
@@ -279,8 +279,8 @@ static int list_visit(void *ctx, const char *path, const char *text)
         return 0;
     }
     if (strcmp(path, CONTENTS "/LastModified") == 0) {
-        if (time_parse_iso8601(str_c(text), &lp->mtime) < 0)
-            lp->mtime = 0;
+        if (time_parse_iso8601_us(str_c(text), &lp->mtime_us) < 0)
+            lp->mtime_us = 0; /* milliseconds matter: `aws s3 sync` compares them */
         return 0;
     }
     if (strcmp(path, LIST_PATH "IsTruncated") == 0) {

@@ -323,12 +323,12 @@ struct list_wrap {
     int rc;
 };
 
-static int list_visit(void *ctx, const char *key, uint64_t size, const char *etag, int64_t mtime)
+static int list_visit(void *ctx, const char *key, uint64_t size, const char *etag, int64_t mtime_us)
 {
     struct list_wrap *w = ctx;
     char e[STORE_ETAG_MAX];
     etag_unquote(etag, e);
-    struct store_remote_obj o = {key, size, mtime * 1000000, e};
+    struct store_remote_obj o = {key, size, mtime_us, e};
     int rc = w->fn(w->ctx, &o);
     if (rc < 0)
         w->rc = rc;

@@ -247,10 +247,11 @@ void time_fmt_http(int64_t t, char *out);        /* Fri, 13 Feb 2026 00:00:00 GM
 void time_fmt_amz(int64_t t, char *out);         /* 20260213T000000Z */
 void time_fmt_date(int64_t t, char *out);        /* 2026-02-13 */
 /* Parsers accept exactly their format; -ERR_INVALID otherwise. */
-int time_parse_iso8601(struct str s, int64_t *out); /* ...Z, optional .fraction, or +00:00 */
-int time_parse_http(struct str s, int64_t *out);    /* RFC 1123 (and RFC 850 / asctime) */
-int time_parse_amz(struct str s, int64_t *out);     /* 20260213T000000Z */
-int time_parse_date(struct str s, int64_t *out);    /* 2026-02-13 -> 00:00:00 that day */
+int time_parse_iso8601(struct str s, int64_t *out);       /* ...Z, optional .fraction, or +00:00 */
+int time_parse_iso8601_us(struct str s, int64_t *out_us); /* the same, in microseconds */
+int time_parse_http(struct str s, int64_t *out);          /* RFC 1123 (and RFC 850 / asctime) */
+int time_parse_amz(struct str s, int64_t *out);           /* 20260213T000000Z */
+int time_parse_date(struct str s, int64_t *out);          /* 2026-02-13 -> 00:00:00 that day */
 /* Durations like "90", "30s", "15m", "24h", "7d", "6d20h" -> seconds. */
 int duration_parse(struct str s, int64_t *out);
 /* Sizes like "5GiB", "5G", "100MiB", "4096" -> bytes. */

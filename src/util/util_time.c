@@ -190,10 +190,12 @@ static int make_time(int y, int mo, int d, int h, int mi, int s, int64_t *out)
     return 0;
 }
 
-int time_parse_iso8601(struct str in, int64_t *out)
+/* The seconds, and the fraction of the second in microseconds (more digits are cut). */
+static int parse_iso8601(struct str in, int64_t *out, int64_t *frac_us)
 {
     const char *p = in.ptr, *end = in.ptr + in.len;
     int y, mo, d, h = 0, mi = 0, s = 0;
+    *frac_us = 0;
     if (!in.ptr || !digits(&p, end, 4, &y) || !lit(&p, end, '-') || !digits(&p, end, 2, &mo) ||
         !lit(&p, end, '-') || !digits(&p, end, 2, &d))
         return -ERR_INVALID;
@@ -209,8 +211,10 @@ int time_parse_iso8601(struct str in, int64_t *out)
                 p++;
                 if (p >= end || *p < '0' || *p > '9')
                     return -ERR_INVALID;
-                while (p < end && *p >= '0' && *p <= '9')
-                    p++;
+                for (int64_t scale = 100000; p < end && *p >= '0' && *p <= '9'; p++) {
+                    *frac_us += (*p - '0') * scale;
+                    scale /= 10;
+                }
             }
         }
         if (p < end && (*p == 'Z' || *p == 'z')) {
@@ -224,6 +228,21 @@ int time_parse_iso8601(struct str in, int64_t *out)
     if (p != end)
         return -ERR_INVALID;
     return make_time(y, mo, d, h, mi, s, out);
+}
+
+int time_parse_iso8601(struct str in, int64_t *out)
+{
+    int64_t frac;
+    return parse_iso8601(in, out, &frac);
+}
+
+int time_parse_iso8601_us(struct str in, int64_t *out_us)
+{
+    int64_t secs, frac;
+    int rc = parse_iso8601(in, &secs, &frac);
+    if (rc == 0)
+        *out_us = secs * 1000000 + frac;
+    return rc;
 }
 
 int time_parse_amz(struct str in, int64_t *out)

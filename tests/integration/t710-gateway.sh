@@ -202,6 +202,9 @@ check_eq "... the gateway answers the remote's ETag" "$(pyj "$T/mph.json" 'd["ET
     "$(awss3 s3api head-object --bucket gwb --key big/mp.bin --output json | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["ETag"])')"
 remote_aws s3 cp s3://gwb/big/mp.bin "$T/mp.got" >/dev/null 2>&1
 check "... the remote holds the same bytes" cmp "$T/mp.got" "$T/mp.bin"
+lm() { /usr/bin/python3 -c 'import json,sys; print([o["LastModified"] for o in json.load(sys.stdin)["Contents"]])'; }
+check_eq "a listing's LastModified through the gateway = the remote's, milliseconds and all (aws s3 sync compares them)" \
+    "$(remote_aws s3api list-objects-v2 --bucket gwb --output json | lm)" "$(awss3 s3api list-objects-v2 --bucket gwb --output json | lm)"
 awss3 s3 cp "$T/mp.bin" s3://tollgate/tier1/daily/2026-11-09/tier1_2026-11-09.csv >/dev/null 2>&1
 curl -s "$URL/api/downloads/tier1?t=$TOK1" >"$T/apimp.json"
 check_eq "a multipart upload into a grant's folder: listed, its SHA-256 empty (not known), not zeros" "12000000 ''" \

@@ -168,6 +168,11 @@ static void test_time_parse_table(void **state)
         {2, "", -ERR_INVALID, 0},
         {3, "2026-02-13", 0, 1770940800},
         {3, "2026-2-13", -ERR_INVALID, 0},
+        /* microseconds: a listing's LastModified keeps its milliseconds */
+        {4, "2026-02-13T00:00:01.250Z", 0, 1770940801250000},
+        {4, "2026-02-13T00:00:01.1234567Z", 0, 1770940801123456},
+        {4, "2026-02-13T00:00:01Z", 0, 1770940801000000},
+        {4, "2026-02-13T00:00:01.Z", -ERR_INVALID, 0},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
         int64_t t = -42;
@@ -184,8 +189,11 @@ static void test_time_parse_table(void **state)
         case 2:
             rc = time_parse_http(s, &t);
             break;
-        default:
+        case 3:
             rc = time_parse_date(s, &t);
+            break;
+        default:
+            rc = time_parse_iso8601_us(s, &t);
             break;
         }
         assert_int_equal(rc, rows[i].rc);
