@@ -157,6 +157,12 @@ int store_bind_cstr(sqlite3_stmt *s, int idx, const char *v);
 int store_bucket_check_conn(struct store_conn *c, struct str bucket);
 /* Fill info from an S_OBJ_GET-shaped row starting at column col (copies strings). */
 int store_info_from_row(sqlite3_stmt *s, int col, struct store_obj_info *out);
+#define STORE_DEFAULT_CONTENT_TYPE "application/octet-stream" /* attrs without one */
+/* The object row of bucket/key (store_local.c); -ERR_NO_SUCH_KEY when none. */
+int store_head_conn(struct store_conn *c, struct str bucket, struct str key,
+                    struct store_obj_info *out);
+/* info's content type and stored headers from attrs (defaults when NULL). */
+int store_info_attrs(struct store_obj_info *info, const struct store_attrs *attrs);
 /* Insert or replace an object row. */
 int store_obj_row_put(struct store_conn *c, struct str bucket, struct str key,
                       const struct store_obj_info *info);
