@@ -100,6 +100,15 @@ static const char *const KEPT[] = {"cache-control",    "content-disposition",
                                    "content-encoding", "content-language",
                                    "expires",          NULL};
 
+static void etag_unquote(const char *in, char out[STORE_ETAG_MAX])
+{
+    struct str et = str_c(in);
+    if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
+        et = str_n(et.ptr + 1, et.len - 2);
+    if (str_copy(et, out, STORE_ETAG_MAX) < 0)
+        out[0] = '\0';
+}
+
 static int info_from_headers(struct str lines, const struct s3_client_obj *o,
                              struct store_obj_info *out)
 {
@@ -111,10 +120,7 @@ static int info_from_headers(struct str lines, const struct s3_client_obj *o,
     memset(out, 0, sizeof *out);
     out->size = o->size;
     out->mtime_us = o->mtime * 1000000;
-    struct str et = str_c(o->etag);
-    if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
-        et = str_n(et.ptr + 1, et.len - 2);
-    str_copy(et, out->etag, sizeof out->etag);
+    etag_unquote(o->etag, out->etag);
     while (rest.len) {
         str_split(rest, '\n', &line, &rest);
         struct str name, val;
@@ -211,15 +217,6 @@ static int op_get(void *impl, const char *bucket, const char *key, uint64_t off,
 }
 
 /* ---- PUT ---- */
-
-static void etag_unquote(const char *in, char out[STORE_ETAG_MAX])
-{
-    struct str et = str_c(in);
-    if (et.len >= 2 && et.ptr[0] == '"' && et.ptr[et.len - 1] == '"')
-        et = str_n(et.ptr + 1, et.len - 2);
-    if (str_copy(et, out, STORE_ETAG_MAX) < 0)
-        out[0] = '\0';
-}
 
 /* The request headers an object is written with: Content-Type, the SHA-256 when known
  * (shahex), the stored headers of attrs->meta_json (*obj holds their strings; ck the
@@ -353,41 +350,32 @@ static int op_list(void *impl, const char *bucket, const char *prefix, const cha
 
 /* ---- buckets ---- */
 
-static int op_bucket_create(void *impl, const char *bucket)
+/* One call on a bucket (a HEAD's 404 is NoSuchBucket: the client names it so). */
+static int bucket_call(void *impl, const char *bucket, int (*call)(struct s3_client *c))
 {
     struct s3_remote *r = impl;
     struct s3_client *c;
     int rc = client_get(r, bucket, &c);
     if (rc < 0)
         return rc;
-    rc = mapped(c, s3_client_bucket_create(c));
+    rc = mapped(c, call(c));
     client_put(r, c);
     return rc;
+}
+
+static int op_bucket_create(void *impl, const char *bucket)
+{
+    return bucket_call(impl, bucket, s3_client_bucket_create);
 }
 
 static int op_bucket_head(void *impl, const char *bucket)
 {
-    struct s3_remote *r = impl;
-    struct s3_client *c;
-    int rc = client_get(r, bucket, &c);
-    if (rc < 0)
-        return rc;
-    rc = s3_client_bucket_head(c);
-    rc = rc == -ERR_NOT_FOUND ? -ERR_NO_SUCH_BUCKET : mapped(c, rc);
-    client_put(r, c);
-    return rc;
+    return bucket_call(impl, bucket, s3_client_bucket_head);
 }
 
 static int op_bucket_delete(void *impl, const char *bucket)
 {
-    struct s3_remote *r = impl;
-    struct s3_client *c;
-    int rc = client_get(r, bucket, &c);
-    if (rc < 0)
-        return rc;
-    rc = mapped(c, s3_client_bucket_delete(c));
-    client_put(r, c);
-    return rc;
+    return bucket_call(impl, bucket, s3_client_bucket_delete);
 }
 
 struct bucket_wrap {
