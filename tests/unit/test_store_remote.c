@@ -47,7 +47,8 @@ struct mem {
     size_t nb;
     struct mupload up[MEM_UPLOADS];
     size_t next_id;
-    bool deny_buckets; /* ListBuckets refused (a token scoped to one bucket) */
+    bool deny_buckets;  /* ListBuckets refused (a token scoped to one bucket) */
+    unsigned mpu_calls; /* parts and aborts that reached the remote */
     bool down;
     unsigned lists, heads, gets;
 };
@@ -335,6 +336,7 @@ static int m_abort(void *impl, const char *bucket, const char *key, const char *
 {
     struct mem *m = impl;
     struct mupload *u = m->down ? NULL : mu_find(m, bucket, key, upload_id);
+    m->mpu_calls++;
     if (m->down)
         return -ERR_REMOTE;
     if (!u)
@@ -376,6 +378,7 @@ static int m_mpu_part(void *impl, const char *bucket, const char *key, const cha
     struct mem *m = impl;
     struct mupload *u = mu_find(m, bucket, key, upload_id);
     (void)sha256;
+    m->mpu_calls++;
     if (!u)
         return -ERR_NO_SUCH_UPLOAD;
     assert_true(part >= 1 && part <= MEM_PARTS);
@@ -826,6 +829,18 @@ static void buckets_and_multipart(void **state)
     assert_int_equal(part_put(st, "other", "k", id, 2, "second", e2), 0);
     assert_int_equal(part_put(st, "other", "k", "no-such-upload", 1, "x", e2), -ERR_NO_SUCH_UPLOAD);
     assert_int_equal(part_put(st, "other", "k", id, 0, "x", e2), -ERR_INVALID_PART_NUMBER);
+    /* the limit on an upload id: STORE_UPLOAD_ID_MAX - 1 bytes */
+    char longid[STORE_UPLOAD_ID_MAX + 1];
+    memset(longid, '7', STORE_UPLOAD_ID_MAX);
+    longid[STORE_UPLOAD_ID_MAX] = '\0';
+    unsigned calls = p->mem->mpu_calls;
+    assert_int_equal(part_put(st, "other", "k", longid, 1, "x", e2), -ERR_NO_SUCH_UPLOAD);
+    assert_int_equal(store_mpu_abort(st, STR_LIT("other"), STR_LIT("k"), str_c(longid)),
+                     -ERR_NO_SUCH_UPLOAD);
+    assert_int_equal(p->mem->mpu_calls, calls); /* refused before the remote */
+    longid[STORE_UPLOAD_ID_MAX - 1] = '\0';     /* the longest accepted: asked */
+    assert_int_equal(part_put(st, "other", "k", longid, 1, "x", e2), -ERR_NO_SUCH_UPLOAD);
+    assert_int_equal(p->mem->mpu_calls, calls + 1);
     unsigned seen[5] = {0};
     bool more = true;
     assert_int_equal(store_mpu_list_parts(st, STR_LIT("other"), STR_LIT("k"), str_c(id), 0, 10,
